@@ -1,0 +1,211 @@
+// Package controller wires the snapshot, plan and execute steps into controller-runtime
+// reconcilers. It holds no decisions of its own: it reads, plans, writes, and waits.
+package controller
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/execute"
+	"github.com/tern-rollouts/tern/internal/plan"
+	"github.com/tern-rollouts/tern/internal/snapshot"
+)
+
+// indexServiceName indexes Rollouts by the Services they refer to.
+const indexServiceName = ".spec.strategy.services"
+
+// RolloutReconciler reconciles Rollouts.
+type RolloutReconciler struct {
+	Client     client.Client
+	Recorder   record.EventRecorder
+	Clock      clock.PassiveClock
+	InstanceID string
+	Workers    int
+
+	exec *execute.Executor
+	seen *expectations
+}
+
+// SetupWithManager registers the reconciler, its watches and cache indexes.
+func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	r.exec = &execute.Executor{Client: r.Client, Recorder: r.Recorder}
+	r.seen = newExpectations()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &appsv1.ReplicaSet{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.AnalysisRun{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexServiceName, func(o client.Object) []string {
+		return snapshot.ServiceNames(o.(*v1alpha1.Rollout))
+	}); err != nil {
+		return err
+	}
+	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetLabels()[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID
+	})
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 10
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.announce())).
+		Owns(&appsv1.ReplicaSet{}).
+		Owns(&v1alpha1.AnalysisRun{}).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfService)).
+		Complete(r)
+}
+
+// announce records that the controller picked a Rollout up, as users' tooling expects a
+// RolloutAddedToInformer event; it filters nothing.
+func (r *RolloutReconciler) announce() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			r.Recorder.Event(e.Object, corev1.EventTypeNormal, v1alpha1.EventReasonRolloutAddedToInformer,
+				"Rollout resource added to informer: "+e.Object.GetNamespace()+"/"+e.Object.GetName())
+			return true
+		},
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			r.seen.forget(client.ObjectKeyFromObject(e.Object))
+			return true
+		},
+	}
+}
+
+func (r *RolloutReconciler) rolloutsOfService(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &v1alpha1.RolloutList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexServiceName: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing rollouts of service", "service", klog.KObj(o))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, ro := range list.Items {
+		if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+		}
+	}
+	return reqs
+}
+
+// Reconcile plans one step for a Rollout and carries it out.
+func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx).WithValues("rollout", req.NamespacedName)
+	ctx = log.IntoContext(ctx, logger)
+	ro := &v1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.seen.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if ok, wait := r.seen.satisfied(ctx, r.Client, ro); !ok {
+		// The cache has not caught up with our own last writes yet; planning on it would
+		// repeat them. The watch event that brings them wakes us; the timer is a fallback.
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	snap, err := snapshot.Build(ctx, r.Client, ro, r.Clock.Now())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := plan.Plan(snap)
+	res, err := r.exec.Apply(ctx, ro, d)
+	r.seen.record(ro, res)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(d.Actions) > 0 || res.StatusWritten != nil {
+		logger.V(1).Info("reconciled", "actions", len(d.Actions), "statusWritten", res.StatusWritten != nil,
+			"phase", d.Status.Phase, "requeueAfter", d.RequeueAfter)
+	}
+	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
+}
+
+// expectations remember, per Rollout, the writes whose echo the cache must show before
+// the next plan: the resourceVersion of the last status patch and the ReplicaSets created.
+type expectations struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]expectation
+}
+
+type expectation struct {
+	resourceVersion uint64
+	replicaSets     []string
+	at              time.Time
+}
+
+func newExpectations() *expectations {
+	return &expectations{m: map[types.NamespacedName]expectation{}}
+}
+
+func (e *expectations) record(ro *v1alpha1.Rollout, res execute.Result) {
+	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 {
+		return
+	}
+	exp := expectation{replicaSets: res.CreatedReplicaSets, at: time.Now()}
+	if res.StatusWritten != nil {
+		exp.resourceVersion, _ = strconv.ParseUint(res.StatusWritten.ResourceVersion, 10, 64)
+	}
+	e.mu.Lock()
+	e.m[client.ObjectKeyFromObject(ro)] = exp
+	e.mu.Unlock()
+}
+
+func (e *expectations) forget(key types.NamespacedName) {
+	e.mu.Lock()
+	delete(e.m, key)
+	e.mu.Unlock()
+}
+
+// satisfied reports whether the cache shows our last writes for ro. Expectations expire
+// after a while so that a lost watch event can never wedge a Rollout.
+func (e *expectations) satisfied(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) (bool, time.Duration) {
+	key := client.ObjectKeyFromObject(ro)
+	e.mu.Lock()
+	exp, ok := e.m[key]
+	e.mu.Unlock()
+	if !ok {
+		return true, 0
+	}
+	if time.Since(exp.at) > 10*time.Second {
+		e.forget(key)
+		return true, 0
+	}
+	if rv, err := strconv.ParseUint(ro.ResourceVersion, 10, 64); err == nil && rv < exp.resourceVersion {
+		return false, time.Second
+	}
+	for _, name := range exp.replicaSets {
+		rs := &appsv1.ReplicaSet{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, rs); err != nil {
+			return false, 200 * time.Millisecond
+		}
+	}
+	e.forget(key)
+	return true, 0
+}

@@ -1,0 +1,254 @@
+// Package execute is the only code that writes to the API server on behalf of a Rollout.
+// It applies a plan.Decision's actions in order, each idempotently so that re-running
+// a Decision after a crash converges, emits the Events the plan asks for, and ends with
+// one merge patch of the status subresource, skipped when nothing changed.
+package execute
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/plan"
+)
+
+// FieldOwner names Tern's writes in managedFields.
+const FieldOwner = "tern-controller"
+
+// ErrCollision means a ReplicaSet of the planned name exists and is not this version;
+// the status's collisionCount was bumped so the next plan picks a fresh name.
+var ErrCollision = errors.New("replicaset name collision")
+
+// Executor applies Decisions.
+type Executor struct {
+	Client   client.Client
+	Recorder record.EventRecorder
+}
+
+// Result tells the caller what the executor created, so that it can wait for its cache
+// to see those objects before planning again.
+type Result struct {
+	CreatedReplicaSets []string
+	// StatusWritten is the Rollout returned by the status patch, nil if none was made.
+	StatusWritten *v1alpha1.Rollout
+}
+
+// Apply carries out a Decision for ro. On the first failing action it stops: the
+// status is not written, so it never records what was not achieved.
+func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decision) (Result, error) {
+	var res Result
+	skipEvents := false
+	for _, a := range d.Actions {
+		if ev, ok := a.(plan.Event); ok {
+			if !skipEvents {
+				e.Recorder.Event(ro, ev.Type, ev.Reason, ev.Message)
+			}
+			continue
+		}
+		skipEvents = false
+		done, err := e.apply(ctx, ro, a)
+		if errors.Is(err, ErrCollision) {
+			return res, e.bumpCollisionCount(ctx, ro, err)
+		}
+		if err != nil {
+			return res, err
+		}
+		if c, ok := a.(plan.CreateReplicaSet); ok {
+			if done {
+				res.CreatedReplicaSets = append(res.CreatedReplicaSets, c.ReplicaSet.Name)
+			} else {
+				// It existed already: its creation was told before, by an earlier run.
+				skipEvents = true
+			}
+		}
+	}
+	if equality.Semantic.DeepEqual(ro.Status, d.Status) {
+		return res, nil
+	}
+	updated := ro.DeepCopy()
+	updated.Status = d.Status
+	if err := e.Client.Status().Patch(ctx, updated, client.MergeFrom(ro), client.FieldOwner(FieldOwner)); err != nil {
+		return res, fmt.Errorf("patching status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	res.StatusWritten = updated
+	return res, nil
+}
+
+// apply performs one action; done is false when it found nothing to do.
+func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Action) (bool, error) {
+	ns := ro.Namespace
+	switch a := a.(type) {
+	case plan.CreateReplicaSet:
+		return e.createReplicaSet(ctx, ro, a.ReplicaSet)
+	case plan.ScaleReplicaSet:
+		patch := map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.DesiredReplicasAnnotation: fmt.Sprint(a.DesiredReplicas)}},
+			"spec":     map[string]any{"replicas": a.Replicas},
+		}
+		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, patch)
+	case plan.AnnotateReplicaSet:
+		ann := map[string]any{}
+		for k, v := range a.Annotations {
+			if v == nil {
+				ann[k] = nil
+			} else {
+				ann[k] = *v
+			}
+		}
+		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
+	case plan.AdoptReplicaSet:
+		isController := true
+		ref := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: ro.Name, UID: ro.UID, Controller: &isController, BlockOwnerDeletion: &isController}
+		// The uid makes the patch fail rather than adopt a ReplicaSet recreated meanwhile.
+		patch := map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}, "uid": a.UID}}
+		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.StrategicMergePatchType, patch)
+	case plan.DeleteReplicaSet:
+		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: a.Name}}
+		uid := types.UID(a.UID)
+		err := e.Client.Delete(ctx, rs, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, wrap(err, "deleting replicaset %s/%s", ns, a.Name)
+	case plan.SetReplicaSetMetadata:
+		return true, e.setMetadata(ctx, ns, a)
+	case plan.SetServiceSelector:
+		patch := map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.ManagedByRolloutsKey: ro.Name}},
+			"spec":     map[string]any{"selector": map[string]any{v1alpha1.DefaultRolloutUniqueLabelKey: a.Hash}},
+		}
+		return true, e.patch(ctx, &corev1.Service{}, ns, a.Service, types.MergePatchType, patch)
+	case plan.SetRolloutRevision:
+		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.RevisionAnnotation: a.Revision}}}
+		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)
+	}
+	return false, fmt.Errorf("unknown action %T", a)
+}
+
+func (e *Executor) createReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (bool, error) {
+	err := e.Client.Create(ctx, rs.DeepCopy(), client.FieldOwner(FieldOwner))
+	if err == nil {
+		return true, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return false, fmt.Errorf("creating replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	live := &appsv1.ReplicaSet{}
+	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(rs), live); err != nil {
+		return false, fmt.Errorf("reading existing replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	if owner := metav1.GetControllerOf(live); owner != nil && owner.UID == ro.UID &&
+		equality.Semantic.DeepEqual(live.Spec.Template.Spec, rs.Spec.Template.Spec) {
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: replicaset %s/%s exists with another template", ErrCollision, rs.Namespace, rs.Name)
+}
+
+func (e *Executor) bumpCollisionCount(ctx context.Context, ro *v1alpha1.Rollout, cause error) error {
+	updated := ro.DeepCopy()
+	n := int32(0)
+	if ro.Status.CollisionCount != nil {
+		n = *ro.Status.CollisionCount
+	}
+	n++
+	updated.Status.CollisionCount = &n
+	if err := e.Client.Status().Patch(ctx, updated, client.MergeFrom(ro), client.FieldOwner(FieldOwner)); err != nil {
+		return fmt.Errorf("%v; and bumping collisionCount failed: %w", cause, err)
+	}
+	return cause
+}
+
+// setMetadata swaps the ephemeral metadata on the ReplicaSet's template and its pods,
+// touching only the keys Tern itself injected.
+func (e *Executor) setMetadata(ctx context.Context, ns string, a plan.SetReplicaSetMetadata) error {
+	labelsPatch, annPatch := metadataPatch(a.Previous, a.Desired)
+	record := any(nil)
+	if a.Desired != nil && (len(a.Desired.Labels) > 0 || len(a.Desired.Annotations) > 0) {
+		data, _ := json.Marshal(a.Desired)
+		record = string(data)
+	}
+	rsPatch := map[string]any{
+		"metadata": map[string]any{"annotations": map[string]any{v1alpha1.EphemeralMetadataAnnotation: record}},
+		"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+			"labels": labelsPatch, "annotations": annPatch,
+		}}},
+	}
+	if err := e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, rsPatch); err != nil {
+		return err
+	}
+	rs := &appsv1.ReplicaSet{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: a.Name}, rs); err != nil {
+		return wrap(err, "reading replicaset %s/%s", ns, a.Name)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("replicaset %s/%s has an invalid selector: %w", ns, a.Name, err)
+	}
+	pods := &corev1.PodList{}
+	if err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return wrap(err, "listing pods of replicaset %s/%s", ns, a.Name)
+	}
+	podPatch := map[string]any{"metadata": map[string]any{"labels": labelsPatch, "annotations": annPatch}}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if owner := metav1.GetControllerOf(pod); owner == nil || owner.UID != rs.UID || pod.DeletionTimestamp != nil {
+			continue
+		}
+		if err := e.patch(ctx, &corev1.Pod{}, ns, pod.Name, types.MergePatchType, podPatch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// metadataPatch builds merge-patch maps that drop the previously injected keys and set
+// the desired ones.
+func metadataPatch(prev, desired *v1alpha1.PodTemplateMetadata) (map[string]any, map[string]any) {
+	l, a := map[string]any{}, map[string]any{}
+	if prev != nil {
+		for k := range prev.Labels {
+			l[k] = nil
+		}
+		for k := range prev.Annotations {
+			a[k] = nil
+		}
+	}
+	if desired != nil {
+		for k, v := range desired.Labels {
+			l[k] = v
+		}
+		for k, v := range desired.Annotations {
+			a[k] = v
+		}
+	}
+	return l, a
+}
+
+func (e *Executor) patch(ctx context.Context, obj client.Object, ns, name string, pt types.PatchType, body any) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	obj.SetNamespace(ns)
+	obj.SetName(name)
+	err = e.Client.Patch(ctx, obj, client.RawPatch(pt, data), client.FieldOwner(FieldOwner))
+	return wrap(err, "patching %T %s/%s", obj, ns, name)
+}
+
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -1,0 +1,107 @@
+// Package plan holds every decision Tern makes about a Rollout, as one pure function:
+// Plan(snapshot) returns the writes to make (actions), the status to record once they
+// have succeeded, and when to look again. It performs no I/O and reads no clock, so the
+// same snapshot always gives the same Decision; that makes it table-testable in
+// microseconds and lets `tern plan` and the tests simulate a rollout without a cluster.
+package plan
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+)
+
+// Decision is the outcome of planning one Rollout.
+type Decision struct {
+	// Actions are applied in order; the first failure stops the rest and the status.
+	Actions []Action
+	// Status is written once every action succeeded, and only if it changed.
+	Status v1alpha1.RolloutStatus
+	// RequeueAfter asks to plan again after this long even if nothing changes (pause
+	// end, scale-down deadline, progress deadline). Zero means no timed wake-up.
+	RequeueAfter time.Duration
+}
+
+// Action is one idempotent write. Each concrete type below is one kind of write.
+type Action interface{ isAction() }
+
+// CreateReplicaSet creates a ReplicaSet. If one of that name exists already and is
+// ours with the same template, the action has nothing to do.
+type CreateReplicaSet struct {
+	ReplicaSet *appsv1.ReplicaSet
+}
+
+// ScaleReplicaSet sets a ReplicaSet's replica count and the desired-replicas annotation.
+type ScaleReplicaSet struct {
+	Name     string
+	Replicas int32
+	// DesiredReplicas is recorded in the desired-replicas annotation.
+	DesiredReplicas int32
+}
+
+// AnnotateReplicaSet sets (non-nil value) or removes (nil value) annotations of a ReplicaSet.
+type AnnotateReplicaSet struct {
+	Name        string
+	Annotations map[string]*string
+}
+
+// AdoptReplicaSet makes the Rollout the controller of an orphan ReplicaSet.
+type AdoptReplicaSet struct {
+	Name string
+	UID  string
+}
+
+// DeleteReplicaSet deletes an old ReplicaSet beyond the revision history limit.
+type DeleteReplicaSet struct {
+	Name string
+	UID  string
+}
+
+// SetReplicaSetMetadata replaces the ephemeral labels and annotations of a ReplicaSet's
+// pod template and of its live pods, removing those injected before.
+type SetReplicaSetMetadata struct {
+	Name     string
+	Previous *v1alpha1.PodTemplateMetadata
+	Desired  *v1alpha1.PodTemplateMetadata
+}
+
+// SetServiceSelector points a Service at the pods of one pod-template-hash.
+type SetServiceSelector struct {
+	Service string
+	// From is the hash the Service selected before ("" if none), for the event.
+	From string
+	Hash string
+}
+
+// SetRolloutRevision records the revision annotation on the Rollout itself.
+type SetRolloutRevision struct {
+	Revision string
+}
+
+// Event records a Kubernetes Event on the Rollout.
+type Event struct {
+	Type    string // corev1.EventTypeNormal or corev1.EventTypeWarning
+	Reason  string
+	Message string
+}
+
+func (CreateReplicaSet) isAction()      {}
+func (ScaleReplicaSet) isAction()       {}
+func (AnnotateReplicaSet) isAction()    {}
+func (AdoptReplicaSet) isAction()       {}
+func (DeleteReplicaSet) isAction()      {}
+func (SetReplicaSetMetadata) isAction() {}
+func (SetServiceSelector) isAction()    {}
+func (SetRolloutRevision) isAction()    {}
+func (Event) isAction()                 {}
+
+func normalEvent(reason, format string, args ...any) Event {
+	return Event{Type: corev1.EventTypeNormal, Reason: reason, Message: sprintf(format, args...)}
+}
+
+func warningEvent(reason, format string, args ...any) Event {
+	return Event{Type: corev1.EventTypeWarning, Reason: reason, Message: sprintf(format, args...)}
+}

@@ -1,0 +1,298 @@
+package plan
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+)
+
+// blueGreen runs the new version beside the stable one behind the preview Service, and
+// moves the active Service to it once it is fully available and promotion is due.
+func (p *planner) blueGreen() {
+	bg := p.ro.Spec.Strategy.BlueGreen
+	replicas := p.ro.GetReplicas()
+	p.activeHash = p.s.Services[bg.ActiveService].Spec.Selector[hashKey]
+	if bg.PreviewService != "" {
+		p.previewHash = p.s.Services[bg.PreviewService].Spec.Selector[hashKey]
+	}
+	if p.ro.Spec.Paused {
+		// A manual pause freezes every workload object where it is.
+		return
+	}
+	cur := p.st.CurrentPodHash
+
+	if p.st.StableRS == "" {
+		// Initial deploy: no pause, no analysis; the first version is stable at once and
+		// the Services follow as soon as its pods are available.
+		p.ensureNewRS(replicas, bg.ActiveMetadata)
+		p.st.StableRS = cur
+		p.completionReason = "Initial deploy"
+		if !p.created && saturated(p.newRS, replicas) {
+			p.switchActive(bg, cur)
+			p.switchPreview(bg, cur)
+		}
+		p.bgScaleDownOld(bg)
+		return
+	}
+
+	if cur == p.st.StableRS {
+		// Back on the stable version (steady state, or a rollback during an update):
+		// nothing to promote; whatever the update brought up goes away.
+		if p.st.Abort || p.st.AbortedAt != nil {
+			p.st.Abort, p.st.AbortedAt = false, nil
+		}
+		p.clearPause()
+		p.ensureNewRS(replicas, bg.ActiveMetadata)
+		if available(p.newRS) > 0 {
+			p.switchActive(bg, cur)
+			p.switchPreview(bg, cur)
+		}
+		if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
+			p.completionReason = "Fast rollback"
+		}
+		p.bgScaleDownOld(bg)
+		return
+	}
+
+	stable := p.byHash(p.st.StableRS)
+	if p.st.Abort {
+		p.bgAbort(bg, stable)
+		return
+	}
+	if p.st.AbortedAt != nil {
+		p.st.AbortedAt = nil
+		p.retried = true
+	}
+	if p.newRS == nil {
+		// A fresh update starts with no pause decided yet.
+		p.st.ControllerPause = false
+		p.st.PauseConditions = nil
+		p.st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	}
+
+	// A rollback to a version still inside its scale-down delay is fully up already:
+	// it goes straight back to active.
+	fastTrack := false
+	if p.newRS != nil {
+		if deadline, ok := scaleDownDeadline(p.newRS); ok && p.now.Time.Before(deadline) && saturated(p.newRS, replicas) {
+			fastTrack = true
+		}
+	}
+	desiredNew := replicas
+	if bg.PreviewReplicaCount != nil && !p.st.BlueGreen.ScaleUpPreviewCheckPoint && !p.st.PromoteFull && !fastTrack {
+		desiredNew = *bg.PreviewReplicaCount
+	}
+	p.ensureNewRS(desiredNew, bg.PreviewMetadata)
+	if stable != nil && p.activeHash == stable.Labels[hashKey] {
+		p.keepUp(stable, replicas)
+		p.syncMetadata(stable, bg.ActiveMetadata)
+	}
+	if !p.created && available(p.newRS) > 0 {
+		p.switchPreview(bg, cur)
+	}
+
+	if p.activeHash != cur {
+		if p.created || !saturated(p.newRS, desiredNew) {
+			p.bgScaleDownOld(bg)
+			return
+		}
+		if !p.bgPauseDone(bg, fastTrack) {
+			p.bgScaleDownOld(bg)
+			return
+		}
+		if desiredNew != replicas {
+			// The preview ran at a reduced size; bring it to full size before the switch.
+			p.st.BlueGreen.ScaleUpPreviewCheckPoint = true
+			p.scale(p.newRS, replicas)
+			p.bgScaleDownOld(bg)
+			return
+		}
+		if old := p.byHash(p.activeHash); old != nil && old != p.newRS {
+			p.delayScaleDown(old, bg.ScaleDownDelaySecondsOrDefault())
+		}
+		p.switchActive(bg, cur)
+	}
+
+	p.st.StableRS = cur
+	switch {
+	case p.old.PromoteFull:
+		p.completionReason = "Full promotion requested"
+	case fastTrack:
+		p.completionReason = "Fast rollback"
+	default:
+		p.completionReason = "Completed blue-green update"
+	}
+	p.st.PromoteFull = false
+	p.st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	p.clearPause()
+	p.syncMetadata(p.newRS, bg.ActiveMetadata)
+	p.switchPreview(bg, cur)
+	p.bgScaleDownOld(bg)
+}
+
+// bgAbort sends traffic back to the stable version and scales the new one down once
+// the abort scale-down delay has passed.
+func (p *planner) bgAbort(bg *v1alpha1.BlueGreenStrategy, stable *appsv1.ReplicaSet) {
+	if p.st.AbortedAt == nil {
+		at := p.now
+		p.st.AbortedAt = &at
+	}
+	p.clearPause()
+	replicas := p.ro.GetReplicas()
+	if stable != nil {
+		p.keepUp(stable, replicas)
+		if available(stable) > 0 {
+			p.switchActive(bg, stable.Labels[hashKey])
+			p.switchPreview(bg, stable.Labels[hashKey])
+		}
+	}
+	if p.newRS != nil && specReplicas(p.newRS) > 0 {
+		delay := bg.AbortScaleDownDelaySecondsOrDefault()
+		deadline := p.st.AbortedAt.Add(time.Duration(delay) * time.Second)
+		servesTraffic := p.activeHash == p.st.CurrentPodHash || p.previewHash == p.st.CurrentPodHash
+		switch {
+		case delay == 0:
+			// 0 keeps the aborted version up for inspection.
+		case servesTraffic:
+			// A Service still selects it (the stable has no available pod yet).
+		case !p.now.Time.Before(deadline):
+			p.scale(p.newRS, 0)
+		default:
+			p.requeueAt(deadline)
+		}
+	}
+	p.bgScaleDownOld(bg)
+}
+
+// bgPauseDone applies the pause before promotion and reports whether it is over.
+func (p *planner) bgPauseDone(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
+	if p.st.PromoteFull || fastTrack {
+		p.clearPause()
+		return true
+	}
+	auto := bg.AutoPromotionEnabledOrDefault()
+	if auto && bg.AutoPromotionSeconds <= 0 {
+		return true
+	}
+	if pc := findPause(p.st.PauseConditions, v1alpha1.PauseReasonBlueGreenPause); pc != nil {
+		if auto {
+			end := pc.StartTime.Add(time.Duration(bg.AutoPromotionSeconds) * time.Second)
+			if !p.now.Time.Before(end) {
+				p.st.PauseConditions = removePause(p.st.PauseConditions, v1alpha1.PauseReasonBlueGreenPause)
+				return true
+			}
+			p.requeueAt(end)
+		}
+		return false
+	}
+	if p.st.ControllerPause {
+		// The controller paused and the pause conditions are gone: a user resumed.
+		return true
+	}
+	p.addPause(v1alpha1.PauseReasonBlueGreenPause)
+	return false
+}
+
+// switchActive points the active Service at hash, recording the switch for the status.
+func (p *planner) switchActive(bg *v1alpha1.BlueGreenStrategy, h string) {
+	if p.activeHash == h {
+		return
+	}
+	p.add(SetServiceSelector{Service: bg.ActiveService, From: p.activeHash, Hash: h})
+	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", bg.ActiveService, p.activeHash, h))
+	p.activeHash = h
+}
+
+func (p *planner) switchPreview(bg *v1alpha1.BlueGreenStrategy, h string) {
+	if bg.PreviewService == "" || p.previewHash == h {
+		return
+	}
+	p.add(SetServiceSelector{Service: bg.PreviewService, From: p.previewHash, Hash: h})
+	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", bg.PreviewService, p.previewHash, h))
+	p.previewHash = h
+}
+
+// keepUp keeps a ReplicaSet that serves traffic at full size and cancels any pending
+// scale-down of it.
+func (p *planner) keepUp(rs *appsv1.ReplicaSet, replicas int32) {
+	p.scale(rs, replicas)
+	if _, ok := scaleDownDeadline(rs); ok {
+		p.add(AnnotateReplicaSet{Name: rs.Name, Annotations: map[string]*string{v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey: nil}})
+	}
+}
+
+// delayScaleDown stamps the scale-down deadline on a version that stops serving.
+func (p *planner) delayScaleDown(rs *appsv1.ReplicaSet, seconds int32) {
+	if seconds <= 0 {
+		p.scale(rs, 0)
+		return
+	}
+	deadline := p.now.Add(time.Duration(seconds) * time.Second).UTC().Format(time.RFC3339)
+	p.add(AnnotateReplicaSet{Name: rs.Name, Annotations: map[string]*string{v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey: &deadline}})
+	p.delayed[rs.Name] = true
+	p.requeueAt(p.now.Add(time.Duration(seconds) * time.Second))
+}
+
+// bgScaleDownOld scales down every version that neither is new nor serves traffic: at
+// its scale-down deadline if it has one, at once otherwise, and at once beyond the
+// scaleDownDelayRevisionLimit.
+func (p *planner) bgScaleDownOld(bg *v1alpha1.BlueGreenStrategy) {
+	var olds []*appsv1.ReplicaSet
+	for _, rs := range p.all {
+		h := rs.Labels[hashKey]
+		if rs == p.newRS || h == p.activeHash || h == p.previewHash || p.replicasOf(rs) == 0 {
+			continue
+		}
+		olds = append(olds, rs)
+	}
+	sortByRevision(olds)
+	limit := bg.ScaleDownDelayRevisionLimitOrDefault()
+	waiting := int32(0)
+	for i := len(olds) - 1; i >= 0; i-- {
+		rs := olds[i]
+		if p.delayed[rs.Name] {
+			waiting++
+			continue
+		}
+		deadline, ok := scaleDownDeadline(rs)
+		if ok && p.now.Time.Before(deadline) && waiting < limit {
+			waiting++
+			p.requeueAt(deadline)
+			continue
+		}
+		p.scale(rs, 0)
+	}
+}
+
+func findPause(list []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
+	for i := range list {
+		if list[i].Reason == reason {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func removePause(list []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) []v1alpha1.PauseCondition {
+	var out []v1alpha1.PauseCondition
+	for _, pc := range list {
+		if pc.Reason != reason {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
+// addPause pauses the rollout for the given reason.
+func (p *planner) addPause(reason v1alpha1.PauseReason) {
+	p.st.PauseConditions = append(p.st.PauseConditions, v1alpha1.PauseCondition{Reason: reason, StartTime: p.now})
+	p.st.ControllerPause = true
+	p.add(normalEvent(v1alpha1.EventReasonRolloutPaused, "Rollout is paused (%s)", reason))
+}
+
+func (p *planner) clearPause() {
+	p.st.PauseConditions = nil
+	p.st.ControllerPause = false
+}

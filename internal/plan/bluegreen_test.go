@@ -1,0 +1,367 @@
+package plan
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/hash"
+)
+
+const (
+	activeSvc  = "rollout-bluegreen-active"
+	previewSvc = "rollout-bluegreen-preview"
+	blueRS     = "rollout-bluegreen-558dcdc6d"
+)
+
+func seedBlueGreen(t *testing.T) *world {
+	t.Helper()
+	ro := loadRollout(t, "seed-bluegreen.yaml")
+	return newWorld(t, ro, activeSvc, previewSvc)
+}
+
+func (w *world) currentHash() string {
+	return hash.PodTemplate(&w.ro.Spec.Template, w.ro.Status.CollisionCount)
+}
+
+func wantEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %v\nwant %v", what, got, want)
+	}
+}
+
+func TestBlueGreenInitialDeploy(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	wantEqual(t, "replicasets", w.replicas(), map[string]int32{blueRS: 2})
+	wantEqual(t, "active selector", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview selector", w.selector(previewSvc), "558dcdc6d")
+	st := w.ro.Status
+	wantEqual(t, "stableRS", st.StableRS, "558dcdc6d")
+	wantEqual(t, "phase", st.Phase, v1alpha1.RolloutPhaseHealthy)
+	wantEqual(t, "observedGeneration", st.ObservedGeneration, "1")
+	wantEqual(t, "activeSelector", st.BlueGreen.ActiveSelector, "558dcdc6d")
+	wantEqual(t, "counts", []int32{st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas}, []int32{2, 2, 2, 2})
+	wantEqual(t, "selector", st.Selector, "app=rollout-bluegreen,rollouts-pod-template-hash=558dcdc6d")
+	wantEqual(t, "events", w.eventReasons(), []string{"RolloutUpdated", "NewReplicaSetCreated", "ScalingReplicaSet", "RolloutCompleted", "SwitchService", "SwitchService"})
+	wantEqual(t, "completed message", w.condition(v1alpha1.RolloutCompleted).Message, "Rollout completed update to revision 1 (558dcdc6d): Initial deploy")
+	rs := w.rss[blueRS]
+	wantEqual(t, "rs revision", rs.Annotations[v1alpha1.RevisionAnnotation], "1")
+	wantEqual(t, "rs labels", rs.Labels, map[string]string{"app": "rollout-bluegreen", hashKey: "558dcdc6d"})
+	wantEqual(t, "rs selector", rs.Spec.Selector.MatchLabels, map[string]string{"app": "rollout-bluegreen", hashKey: "558dcdc6d"})
+	wantEqual(t, "rollout revision", w.ro.Annotations[v1alpha1.RevisionAnnotation], "1")
+	if c := w.condition(v1alpha1.RolloutHealthy); c == nil || c.Status != corev1.ConditionTrue {
+		t.Fatalf("Healthy condition = %+v", c)
+	}
+}
+
+// The seed walkthrough: update, pause with the preview on the new version, promote,
+// and the old version scaled down once the scale-down delay has passed.
+func TestBlueGreenSeedWalkthrough(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	w.clearEvents()
+	w.setImage("argoproj/rollouts-demo:yellow")
+	w.settle()
+	yellow := w.currentHash()
+	yellowRS := "rollout-bluegreen-" + yellow
+	wantEqual(t, "replicasets while paused", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
+	wantEqual(t, "preview", w.selector(previewSvc), yellow)
+	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	wantEqual(t, "message", w.ro.Status.Message, "BlueGreenPause")
+	wantEqual(t, "controllerPause", w.ro.Status.ControllerPause, true)
+	if c := w.condition(v1alpha1.RolloutPaused); c == nil || c.Status != corev1.ConditionTrue {
+		t.Fatalf("Paused condition = %+v (kubectl wait --for=condition=Paused needs it True)", c)
+	}
+	wantEqual(t, "events until pause", w.eventReasons(), []string{"RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "SwitchService", "RolloutPaused"})
+
+	w.clearEvents()
+	w.promote()
+	w.settle()
+	wantEqual(t, "active after promote", w.selector(activeSvc), yellow)
+	wantEqual(t, "stable", w.ro.Status.StableRS, yellow)
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	if _, ok := w.rss[blueRS].Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; !ok {
+		t.Fatal("old active ReplicaSet has no scale-down-deadline")
+	}
+	wantEqual(t, "old kept during delay", w.replicas()[blueRS], int32(2))
+	wantEqual(t, "requeue for the delay", w.last.RequeueAfter, 30*time.Second)
+	wantEqual(t, "events on promote", w.eventReasons(), []string{"RolloutResumed", "SwitchService", "RolloutCompleted"})
+	wantEqual(t, "completion", w.condition(v1alpha1.RolloutCompleted).Message, "Rollout completed update to revision 2 ("+yellow+"): Completed blue-green update")
+
+	w.clearEvents()
+	w.advance(31 * time.Second)
+	wantEqual(t, "after delay", w.replicas(), map[string]int32{blueRS: 0, yellowRS: 2})
+	wantEqual(t, "scale-down event", w.eventReasons(), []string{"ScalingReplicaSet"})
+	wantEqual(t, "message", w.events[0].Message, "Scaled down ReplicaSet "+blueRS+" (revision 1) from 2 to 0")
+	wantEqual(t, "counts", []int32{w.ro.Status.Replicas, w.ro.Status.UpdatedReplicas, w.ro.Status.AvailableReplicas}, []int32{2, 2, 2})
+}
+
+func TestBlueGreenAutoPromotion(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	green := w.currentHash()
+	wantEqual(t, "active", w.selector(activeSvc), green)
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	wantEqual(t, "no pause", len(w.ro.Status.PauseConditions), 0)
+}
+
+func TestBlueGreenAutoPromotionSeconds(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionSeconds = 20
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	wantEqual(t, "requeue at the auto-promotion", w.last.RequeueAfter, 20*time.Second)
+	w.advance(10 * time.Second)
+	wantEqual(t, "still paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	w.advance(10 * time.Second)
+	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+}
+
+func TestBlueGreenPreviewReplicaCount(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Replicas = ptrTo(int32(4))
+	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
+	w.settle()
+	wantEqual(t, "initial at full size", w.replicas()[blueRS], int32(4))
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	greenRS := "rollout-bluegreen-" + w.currentHash()
+	wantEqual(t, "preview at reduced size", w.replicas()[greenRS], int32(1))
+	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	w.promote()
+	w.step()
+	wantEqual(t, "scaled up before the switch", w.replicas()[greenRS], int32(4))
+	wantEqual(t, "checkpoint", w.ro.Status.BlueGreen.ScaleUpPreviewCheckPoint, true)
+	wantEqual(t, "active not switched yet", w.selector(activeSvc), "558dcdc6d")
+	w.settle()
+	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "checkpoint reset", w.ro.Status.BlueGreen.ScaleUpPreviewCheckPoint, false)
+}
+
+func TestBlueGreenAbortRetry(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:red")
+	w.settle()
+	redRS := "rollout-bluegreen-" + w.currentHash()
+	w.clearEvents()
+	w.ro.Status.Abort = true
+	w.settle()
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
+	wantEqual(t, "message", w.ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2")
+	wantEqual(t, "active stays", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview back to stable", w.selector(previewSvc), "558dcdc6d")
+	wantEqual(t, "preview kept for the abort delay", w.replicas()[redRS], int32(2))
+	if w.ro.Status.AbortedAt == nil {
+		t.Fatal("abortedAt not set")
+	}
+	wantEqual(t, "events", w.eventReasons(), []string{"SwitchService", "RolloutAborted"})
+	w.advance(30 * time.Second)
+	wantEqual(t, "preview scaled down", w.replicas()[redRS], int32(0))
+	wantEqual(t, "still degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
+
+	// retry
+	w.ro.Status.Abort = false
+	w.settle()
+	wantEqual(t, "abortedAt cleared", w.ro.Status.AbortedAt == nil, true)
+	wantEqual(t, "scaled up again", w.replicas()[redRS], int32(2))
+	wantEqual(t, "paused again", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	wantEqual(t, "preview", w.selector(previewSvc), w.currentHash())
+}
+
+func TestBlueGreenAbortThenBackToStable(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:red")
+	w.settle()
+	redRS := "rollout-bluegreen-" + w.currentHash()
+	w.ro.Status.Abort = true
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:blue")
+	w.settle()
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	wantEqual(t, "abort cleared", w.ro.Status.Abort, false)
+	wantEqual(t, "replicasets", w.replicas(), map[string]int32{blueRS: 2, redRS: 0})
+	wantEqual(t, "stable revision bumped", w.rss[blueRS].Annotations[v1alpha1.RevisionAnnotation], "3")
+	wantEqual(t, "history", w.rss[blueRS].Annotations[v1alpha1.RevisionHistoryAnnotation], "1")
+	wantEqual(t, "no new replicaset", len(w.rss), 2)
+}
+
+func TestBlueGreenFastTrackRollbackWithinDelay(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	wantEqual(t, "blue waits out its delay", w.replicas()[blueRS], int32(2))
+	// Back to blue while it is still up: no pause, straight back to active.
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = ptrTo(false)
+	w.setImage("argoproj/rollouts-demo:blue")
+	w.settle()
+	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Fast rollback") {
+		t.Fatalf("completion = %q", w.condition(v1alpha1.RolloutCompleted).Message)
+	}
+}
+
+func TestBlueGreenScaleDownDelayAcrossUpdates(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.ro.Spec.RevisionHistoryLimit = ptrTo(int32(5))
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	greenRS := "rollout-bluegreen-" + w.currentHash()
+	w.advance(10 * time.Second)
+	w.setImage("argoproj/rollouts-demo:yellow")
+	w.settle()
+	yellowRS := "rollout-bluegreen-" + w.currentHash()
+	wantEqual(t, "both old versions wait", w.replicas(), map[string]int32{blueRS: 2, greenRS: 2, yellowRS: 2})
+	w.advance(21 * time.Second)
+	wantEqual(t, "first delay passed", w.replicas(), map[string]int32{blueRS: 0, greenRS: 2, yellowRS: 2})
+	w.advance(10 * time.Second)
+	wantEqual(t, "second delay passed", w.replicas(), map[string]int32{blueRS: 0, greenRS: 0, yellowRS: 2})
+}
+
+func TestBlueGreenRevisionHistoryLimit(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.ro.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = ptrTo(int32(0))
+	w.ro.Spec.RevisionHistoryLimit = ptrTo(int32(1))
+	w.settle()
+	for _, img := range []string{"a", "b", "c"} {
+		w.setImage("argoproj/rollouts-demo:" + img)
+		w.settle()
+	}
+	wantEqual(t, "replicasets kept", len(w.rss), 2)
+	if _, ok := w.rss["rollout-bluegreen-"+w.currentHash()]; !ok {
+		t.Fatal("current ReplicaSet deleted")
+	}
+}
+
+func TestBlueGreenNeverReadyProgressDeadline(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		w := seedBlueGreen(t)
+		w.ro.Spec.ProgressDeadlineSeconds = ptrTo(int32(10))
+		w.ro.Spec.ProgressDeadlineAbort = abort
+		w.notReady["argoproj/rollouts-demo:bad-ready"] = true
+		w.settle()
+		w.setImage("argoproj/rollouts-demo:bad-ready")
+		w.settle()
+		wantEqual(t, "no preview switch to unready pods", w.selector(previewSvc), "558dcdc6d")
+		wantEqual(t, "progressing", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
+		w.advance(11 * time.Second)
+		wantEqual(t, "degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
+		wantEqual(t, "active untouched", w.selector(activeSvc), "558dcdc6d")
+		if abort {
+			wantEqual(t, "aborted", w.ro.Status.Abort, true)
+			if !strings.HasPrefix(w.ro.Status.Message, "RolloutAborted: ") {
+				t.Fatalf("message %q", w.ro.Status.Message)
+			}
+		} else {
+			wantEqual(t, "message", w.ro.Status.Message, `ProgressDeadlineExceeded: ReplicaSet "rollout-bluegreen-`+w.currentHash()+`" has timed out progressing.`)
+		}
+	}
+}
+
+func TestBlueGreenInvalidSpecThenFixed(t *testing.T) {
+	w := seedBlueGreen(t)
+	delete(w.svcs, previewSvc)
+	w.settle()
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
+	if !strings.Contains(w.ro.Status.Message, `service "rollout-bluegreen-preview" not found`) {
+		t.Fatalf("message %q does not say what to fix", w.ro.Status.Message)
+	}
+	wantEqual(t, "nothing created", len(w.rss), 0)
+	w.svcs[previewSvc] = &corev1.Service{Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "rollout-bluegreen"}}}
+	w.settle()
+	wantEqual(t, "recovered", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	if w.condition(v1alpha1.InvalidSpec) != nil {
+		t.Fatal("InvalidSpec condition kept after the fix")
+	}
+}
+
+func TestBlueGreenManualPause(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	w.ro.Spec.Paused = true
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	wantEqual(t, "message", w.ro.Status.Message, "manually paused")
+	wantEqual(t, "nothing created while paused", len(w.rss), 1)
+	w.ro.Spec.Paused = false
+	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
+	w.settle()
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+}
+
+func TestBlueGreenPromoteFull(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	w.ro.Status.PromoteFull = true
+	w.ro.Status.PauseConditions = nil
+	w.settle()
+	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "promoteFull cleared", w.ro.Status.PromoteFull, false)
+	if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Full promotion requested") {
+		t.Fatalf("completion = %q", w.condition(v1alpha1.RolloutCompleted).Message)
+	}
+}
+
+func TestBlueGreenActiveMetadata(t *testing.T) {
+	w := seedBlueGreen(t)
+	bg := w.ro.Spec.Strategy.BlueGreen
+	bg.ActiveMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "active"}}
+	bg.PreviewMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "preview"}}
+	w.settle()
+	wantEqual(t, "initial gets active metadata", w.rss[blueRS].Spec.Template.Labels["role"], "active")
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	greenRS := "rollout-bluegreen-" + w.currentHash()
+	wantEqual(t, "preview metadata", w.rss[greenRS].Spec.Template.Labels["role"], "preview")
+	w.promote()
+	w.settle()
+	wantEqual(t, "promoted gets active metadata", w.rss[greenRS].Spec.Template.Labels["role"], "active")
+}
+
+func TestBlueGreenAdoptsOrphan(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	rs := w.rss[blueRS]
+	rs.OwnerReferences = nil
+	snap := w.snapshot()
+	snap.Orphans = snap.ReplicaSets
+	snap.ReplicaSets = nil
+	d := Plan(snap)
+	if len(d.Actions) == 0 {
+		t.Fatal("no action for an orphan")
+	}
+	if a, ok := d.Actions[0].(AdoptReplicaSet); !ok || a.Name != blueRS {
+		t.Fatalf("first action %#v, want adoption of %s", d.Actions[0], blueRS)
+	}
+	for _, a := range d.Actions {
+		if _, ok := a.(CreateReplicaSet); ok {
+			t.Fatal("created a ReplicaSet although the orphan matches")
+		}
+	}
+}

@@ -1,0 +1,31 @@
+// Package snapshot gathers, from the informer cache, a read-only view of one Rollout and
+// everything it owns or points at, so that the planner can decide without any I/O.
+package snapshot
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+)
+
+// Snapshot is what the planner sees of one Rollout at one instant. Nothing in it may be
+// modified: the objects are shared with the informer cache.
+type Snapshot struct {
+	// Rollout is the object as the API server returned it.
+	Rollout *v1alpha1.Rollout
+	// ReplicaSets are those the Rollout controls.
+	ReplicaSets []*appsv1.ReplicaSet
+	// Orphans are ReplicaSets that match the Rollout's selector and have no controller;
+	// the planner adopts them.
+	Orphans []*appsv1.ReplicaSet
+	// Services referenced by the strategy, by name; a referenced name that is absent from
+	// the map does not exist.
+	Services map[string]*corev1.Service
+	// AnalysisRuns owned by the Rollout.
+	AnalysisRuns []*v1alpha1.AnalysisRun
+	// Now is the instant the decision is made for.
+	Now time.Time
+}
