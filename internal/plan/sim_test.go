@@ -2,8 +2,8 @@ package plan
 
 import (
 	"encoding/json"
-	"reflect"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
