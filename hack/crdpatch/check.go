@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -19,7 +20,7 @@ func checkSchema(root map[string]any) error {
 	if err := checkStructural(root); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, checkNodes(root, "", true)...)
+	errs = append(errs, checkNodes(root, "", true, true)...)
 	return errors.Join(errs...)
 }
 
@@ -49,9 +50,11 @@ func checkStructural(root map[string]any) error {
 
 // checkNodes checks, node by node, the rules the structural check above leaves to the rest
 // of CRD validation: list-map keys must be scalar and required or defaulted, defaults must
-// have their node's type, and an embedded ObjectMeta must not be a bare object (which
-// would prune labels and annotations).
-func checkNodes(node map[string]any, path string, isRoot bool) []error {
+// have their node's type, transition rules (oldSelf) may only sit where the API server can
+// pair old and new values, and an embedded ObjectMeta must not be a bare object (which
+// would prune labels and annotations). correlatable is false below the items of any list
+// that is not a list-map: there the server cannot tell which old item a new one replaces.
+func checkNodes(node map[string]any, path string, isRoot, correlatable bool) []error {
 	var errs []error
 	at := path
 	if at == "" {
@@ -65,20 +68,29 @@ func checkNodes(node map[string]any, path string, isRoot bool) []error {
 			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
 	}
+	if !correlatable {
+		rules, _ := node["x-kubernetes-validations"].([]any)
+		for _, r := range rules {
+			if rule, _ := r.(map[string]any)["rule"].(string); strings.Contains(rule, "oldSelf") {
+				errs = append(errs, fmt.Errorf("%s: transition rule %q under a list that is not a list-map; the API server rejects it", at, rule))
+			}
+		}
+	}
 	props, _ := node["properties"].(map[string]any)
 	if md, ok := props["metadata"].(map[string]any); ok && !isRoot && isBareObject(md) {
 		errs = append(errs, fmt.Errorf("%s: embedded metadata is a bare object and would be pruned; list it in podTemplatePaths or objectMetaPaths", joinPath(path, "metadata")))
 	}
 	for name, child := range props {
 		if m, ok := child.(map[string]any); ok {
-			errs = append(errs, checkNodes(m, joinPath(path, name), false)...)
+			errs = append(errs, checkNodes(m, joinPath(path, name), false, correlatable)...)
 		}
 	}
 	if items, ok := node["items"].(map[string]any); ok {
-		errs = append(errs, checkNodes(items, path+"[]", false)...)
+		listMap := node["x-kubernetes-list-type"] == "map"
+		errs = append(errs, checkNodes(items, path+"[]", false, correlatable && listMap)...)
 	}
 	if ap, ok := node["additionalProperties"].(map[string]any); ok {
-		errs = append(errs, checkNodes(ap, path+"{}", false)...)
+		errs = append(errs, checkNodes(ap, path+"{}", false, correlatable)...)
 	}
 	return errs
 }

@@ -3,8 +3,9 @@
 // pod-template volumes and resource quantities are not validated, and pod-template metadata
 // keeps only labels and annotations. Those choices decide which fields the API server
 // prunes and which defaults it fills in, and so the pod-template-hash of every Rollout
-// (compat.md §1, §6.1). crdpatch applies them and refuses to write a schema the API server
-// would reject.
+// (compat.md §1, §6.1). crdpatch applies them, drops the live-object CEL rules of embedded
+// Kubernetes types (which the API server refuses below a list such as metrics[]), and
+// refuses to write a schema the API server would reject.
 //
 // Usage (from the module root):
 //

@@ -28,6 +28,20 @@ var objectMetaPaths = map[string][]string{
 	"AnalysisRun":             {"spec.metrics[].provider.job.metadata"},
 }
 
+// embeddedAPIPaths lists, per kind, the Kubernetes API objects embedded as templates. Their
+// x-kubernetes-validations are dropped: they are the rules of live objects (mostly "this
+// field is immutable" transition rules, e.g. JobSpec.scheduling in k8s 1.37), meaningless
+// for a template a user edits, and the API server refuses transition rules below a list
+// such as metrics[]. The real Pod, ReplicaSet or Job is checked by its own API when the
+// controller creates it, and upstream's CRDs (older k8s.io/api) have none of these rules.
+var embeddedAPIPaths = map[string][]string{
+	"Rollout":                 {"spec.template"},
+	"Experiment":              {"spec.templates[].template"},
+	"AnalysisTemplate":        {"spec.metrics[].provider.job"},
+	"ClusterAnalysisTemplate": {"spec.metrics[].provider.job"},
+	"AnalysisRun":             {"spec.metrics[].provider.job"},
+}
+
 // containerLists are the PodSpec fields whose items are corev1.Container-like.
 var containerLists = []string{"containers", "initContainers", "ephemeralContainers"}
 
@@ -85,6 +99,14 @@ func patchSchema(kind string, root map[string]any) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, p := range embeddedAPIPaths[kind] {
+		node, err := schemaAt(root, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dropValidations(node)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -133,6 +155,23 @@ func patchPodTemplate(tmpl map[string]any) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropValidations removes every x-kubernetes-validations at or below node.
+func dropValidations(node map[string]any) {
+	delete(node, "x-kubernetes-validations")
+	if props, ok := node["properties"].(map[string]any); ok {
+		for _, child := range props {
+			if m, ok := child.(map[string]any); ok {
+				dropValidations(m)
+			}
+		}
+	}
+	for _, key := range []string{"items", "additionalProperties"} {
+		if m, ok := node[key].(map[string]any); ok {
+			dropValidations(m)
+		}
+	}
 }
 
 func preservedObject() map[string]any {

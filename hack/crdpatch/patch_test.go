@@ -347,6 +347,9 @@ func TestPatchRejects(t *testing.T) {
 		"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": []any{"id"},
 		"items": obj(map[string]any{"id": str()}),
 	}})
+	transitionUnderList := obj(map[string]any{"template": podTemplate(), "list": arr(map[string]any{
+		"type": "object", "x-kubernetes-validations": []any{map[string]any{"rule": "self == oldSelf"}},
+	})})
 	badDefault := obj(map[string]any{"template": podTemplate(), "flag": map[string]any{"type": "boolean", "default": "yes"}})
 	cases := []struct {
 		name, kind string
@@ -361,6 +364,7 @@ func TestPatchRejects(t *testing.T) {
 		{"not structural", "Rollout", untyped, "not structural"},
 		{"list-map key neither required nor defaulted", "Rollout", badListMap, `list-map key "id" must be required or have a default`},
 		{"default of the wrong type", "Rollout", badDefault, "default yes does not have type boolean"},
+		{"transition rule below a plain list", "Rollout", transitionUnderList, `spec.list[]: transition rule "self == oldSelf" under a list that is not a list-map`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -369,6 +373,54 @@ func TestPatchRejects(t *testing.T) {
 				t.Fatalf("PatchCRD error = %v, want one containing %q", err, c.wantErr)
 			}
 		})
+	}
+}
+
+// TestPatchDropsEmbeddedAPIRules checks that the live-object rules of an embedded Job
+// (immutability of JobSpec.scheduling in k8s 1.37) are dropped, while rules of our own
+// types stay.
+func TestPatchDropsEmbeddedAPIRules(t *testing.T) {
+	immutable := func() map[string]any {
+		return map[string]any{"type": "object", "x-kubernetes-validations": []any{map[string]any{"rule": "self == oldSelf"}}}
+	}
+	job := obj(map[string]any{
+		"metadata": map[string]any{"type": "object"},
+		"spec":     obj(map[string]any{"template": podTemplate(), "scheduling": immutable()}),
+	})
+	metric := obj(map[string]any{"name": str(), "provider": obj(map[string]any{"job": job})})
+	out, err := PatchCRD(miniCRD("AnalysisTemplate", obj(map[string]any{
+		"metrics": arr(metric),
+		"owned":   immutable(),
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd map[string]any
+	if err := yaml.Unmarshal(out, &crd); err != nil {
+		t.Fatal(err)
+	}
+	root := lookup(crd, "spec", "versions").([]any)[0].(map[string]any)["schema"].(map[string]any)["openAPIV3Schema"].(map[string]any)
+	scheduling, err := schemaAt(root, "spec.metrics[].provider.job.spec.scheduling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := scheduling["x-kubernetes-validations"]; ok {
+		t.Errorf("job scheduling still carries its rules: %v", scheduling)
+	}
+	owned, _ := schemaAt(root, "spec.owned")
+	if _, ok := owned["x-kubernetes-validations"]; !ok {
+		t.Errorf("a rule outside the embedded Job was dropped: %v", owned)
+	}
+}
+
+func TestSelectorRuleKept(t *testing.T) {
+	sel, err := schemaAt(loadSchema(t, "argoproj.io_rollouts.yaml"), "spec.selector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := sel["x-kubernetes-validations"].([]any)
+	if len(rules) != 1 || rules[0].(map[string]any)["rule"] != "self == oldSelf" {
+		t.Errorf("spec.selector rules = %v, want the immutability rule", rules)
 	}
 }
 
