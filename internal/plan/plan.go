@@ -61,6 +61,11 @@ type planner struct {
 	retried bool
 	// abortMessage says why the controller itself aborted.
 	abortMessage string
+	// resumeAt is where in the actions a RolloutResumed event goes: first (0) unless
+	// the strategy records the step whose completion resumed the rollout.
+	resumeAt int
+	// cn is the working state of the canary strategy.
+	cn canaryState
 }
 
 func newPlanner(s *snapshot.Snapshot) *planner {
@@ -260,7 +265,9 @@ func (p *planner) ensureNewRS(replicas int32, metadata *v1alpha1.PodTemplateMeta
 // noteNotCompleted places the RolloutNotCompleted event right after the creation of the
 // new ReplicaSet, where the contract's event order has it.
 func (p *planner) noteNotCompleted() {
-	if p.notCompletedSent || p.old.StableRS == "" || p.st.CurrentPodHash == p.old.StableRS {
+	// A canary's initial deploy reports the update too, as upstream's event order has it.
+	initialCanary := p.old.StableRS == "" && p.ro.Spec.Strategy.BlueGreen == nil
+	if p.notCompletedSent || p.old.StableRS == "" && !initialCanary || p.st.CurrentPodHash == p.old.StableRS {
 		return
 	}
 	if c := findCondition(p.old.Conditions, v1alpha1.RolloutCompleted); c != nil && c.Status == corev1.ConditionFalse {

@@ -31,6 +31,7 @@ type world struct {
 	events   []Event
 	actions  []Action
 	notReady map[string]bool // images whose pods never become ready
+	runs     []*v1alpha1.AnalysisRun
 	uid      int
 	last     Decision
 }
@@ -90,6 +91,9 @@ func (w *world) snapshot() *snapshot.Snapshot {
 	}
 	for n, svc := range w.svcs {
 		s.Services[n] = svc.DeepCopy()
+	}
+	for _, ar := range w.runs {
+		s.AnalysisRuns = append(s.AnalysisRuns, ar.DeepCopy())
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,7 +113,7 @@ func (p *planner) updateProgressing() {
 		return
 	}
 	progressed := p.st.UpdatedReplicas != p.old.UpdatedReplicas || p.st.ReadyReplicas != p.old.ReadyReplicas ||
-		p.st.AvailableReplicas != p.old.AvailableReplicas || p.st.Replicas != p.old.Replicas
+		p.st.AvailableReplicas != p.old.AvailableReplicas || p.st.Replicas != p.old.Replicas || p.stepsProgressed()
 	if prev == nil || progressed || prev.Reason == v1alpha1.PausedRolloutReason || prev.Reason == v1alpha1.RolloutAbortedReason {
 		reason, msg := v1alpha1.ReplicaSetUpdatedReason, fmt.Sprintf("ReplicaSet %q is progressing.", name)
 		switch {
@@ -124,7 +125,8 @@ func (p *planner) updateProgressing() {
 		p.setConditionAt(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reason, msg, true)
 		return
 	}
-	if prev.Reason == v1alpha1.TimedOutReason {
+	if prev.Reason == v1alpha1.TimedOutReason || p.cn.indefinite {
+		// A step with no end of its own (an analysis running) is not a lack of progress.
 		return
 	}
 	// No progress since the last update: check the deadline.
@@ -195,7 +197,7 @@ func (p *planner) updatePaused() {
 		p.setCondition(v1alpha1.RolloutPaused, corev1.ConditionFalse, v1alpha1.ResumedRolloutReason, v1alpha1.RolloutResumedMessage)
 		if !p.st.Abort {
 			// The resumption is what the writes of this decision follow from.
-			p.actions = append([]Action{normalEvent(v1alpha1.EventReasonRolloutResumed, "Rollout is resumed")}, p.actions...)
+			p.actions = slices.Insert(p.actions, p.resumeAt, Action(normalEvent(v1alpha1.EventReasonRolloutResumed, "Rollout is resumed")))
 		}
 	}
 }
