@@ -14,6 +14,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -191,6 +192,30 @@ func TestCRDsOnAPIServer(t *testing.T) {
 			if ch.got != ch.want {
 				t.Errorf("%s = %#v, want %#v", ch.what, ch.got, ch.want)
 			}
+		}
+	})
+
+	t.Run("workloadRef rollout written by a typed Go client", func(t *testing.T) {
+		// encoding/json writes the empty template as {"spec":{"containers":null}}; the
+		// server must accept it, or every controller or CLI write of such a rollout fails.
+		ro := v1alpha1.Rollout{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout"},
+			ObjectMeta: metav1.ObjectMeta{Name: "workload-ref", Namespace: "default"},
+			Spec: v1alpha1.RolloutSpec{
+				WorkloadRef: &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", ScaleDown: v1alpha1.ScaleDownProgressively},
+				Strategy:    v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "web-active"}},
+			},
+		}
+		raw, err := json.Marshal(ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), `"containers":null`) {
+			t.Fatalf("typed JSON no longer has containers:null, the case this checks: %s", raw)
+		}
+		u := createAndGet(ctx, t, c, string(raw))
+		if got := lookup(u.Object, "spec", "workloadRef", "name"); got != "web" {
+			t.Errorf("stored workloadRef.name = %v, want web", got)
 		}
 	})
 

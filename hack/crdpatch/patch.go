@@ -42,6 +42,15 @@ var embeddedAPIPaths = map[string][]string{
 	"AnalysisRun":             {"spec.metrics[].provider.job"},
 }
 
+// optionalContainersPaths lists pod specs whose containers the schema must not require.
+// A workloadRef Rollout has an empty template, which encoding/json writes as
+// {"containers":null}; the API server prunes the null and would then reject every write
+// of such a rollout by a typed Go client (controller, CLI). ValidateRollout reports a
+// rollout with neither containers nor a workloadRef as InvalidSpec instead.
+var optionalContainersPaths = map[string][]string{
+	"Rollout": {"spec.template.spec"},
+}
+
 // containerLists are the PodSpec fields whose items are corev1.Container-like.
 var containerLists = []string{"containers", "initContainers", "ephemeralContainers"}
 
@@ -96,6 +105,11 @@ func patchSchema(kind string, root map[string]any) error {
 	}
 	for _, p := range objectMetaPaths[kind] {
 		if err := replaceAt(root, p, labelsAndAnnotations()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range optionalContainersPaths[kind] {
+		if err := unrequire(root, p, "containers"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -155,6 +169,25 @@ func patchPodTemplate(tmpl map[string]any) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unrequire removes name from the required fields of the object at path.
+func unrequire(root map[string]any, path, name string) error {
+	node, err := schemaAt(root, path)
+	if err != nil {
+		return err
+	}
+	if _, ok := lookup(node, "properties", name).(map[string]any); !ok {
+		return fmt.Errorf("schema has no field %s (looking for %s.%s)", name, path, name)
+	}
+	required, _ := node["required"].([]any)
+	required = slices.DeleteFunc(slices.Clone(required), func(r any) bool { return r == name })
+	if len(required) == 0 {
+		delete(node, "required")
+	} else {
+		node["required"] = required
+	}
+	return nil
 }
 
 // dropValidations removes every x-kubernetes-validations at or below node.

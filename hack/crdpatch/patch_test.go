@@ -413,6 +413,29 @@ func TestPatchDropsEmbeddedAPIRules(t *testing.T) {
 	}
 }
 
+// TestContainersRequiredOnlyWhereNoWorkloadRef: a Rollout may leave its template empty
+// (workloadRef), an experiment or job template may not.
+func TestContainersRequiredOnlyWhereNoWorkloadRef(t *testing.T) {
+	cases := []struct {
+		file, path string
+		want       bool
+	}{
+		{"argoproj.io_rollouts.yaml", "spec.template.spec", false},
+		{"argoproj.io_experiments.yaml", "spec.templates[].template.spec", true},
+		{"argoproj.io_analysisruns.yaml", "spec.metrics[].provider.job.spec.template.spec", true},
+	}
+	for _, c := range cases {
+		spec, err := schemaAt(loadSchema(t, c.file), c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		required, _ := spec["required"].([]any)
+		if got := slices.Contains(required, any("containers")); got != c.want {
+			t.Errorf("%s %s: containers required = %v, want %v", c.file, c.path, got, c.want)
+		}
+	}
+}
+
 func TestSelectorRuleKept(t *testing.T) {
 	sel, err := schemaAt(loadSchema(t, "argoproj.io_rollouts.yaml"), "spec.selector")
 	if err != nil {
