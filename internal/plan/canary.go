@@ -80,6 +80,8 @@ func (p *planner) syncSteps(c *v1alpha1.CanaryStrategy) {
 		p.st.CurrentStepIndex = indexPtr(n, n)
 		p.add(normalEvent(v1alpha1.EventReasonSkipSteps, "Rollback to stable ReplicaSets"))
 	}
+	// A pause this reset ends because of the update, so it is reported after it.
+	p.resumeAt = len(p.actions)
 }
 
 // canaryAtStable runs the stable version alone: steady state, initial deploy, a
@@ -337,6 +339,10 @@ func indexPtr(i, n int) *int32 {
 func (p *planner) runSteps(c *v1alpha1.CanaryStrategy, stable *appsv1.ReplicaSet) {
 	for i := p.stepIndex(); i < len(c.Steps); i = p.stepIndex() {
 		step := &c.Steps[i]
+		if step.Analysis == nil {
+			// A promote may have moved past an analysis step: its run no longer applies.
+			p.st.Canary.CurrentStepAnalysisRunStatus = nil
+		}
 		if p.created || !p.stepDone(c, i, step, stable) {
 			return
 		}

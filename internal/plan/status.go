@@ -89,8 +89,15 @@ func (p *planner) updateProgressing() {
 	switch {
 	case p.st.Abort && !p.completed():
 		msg := fmt.Sprintf(v1alpha1.RolloutAbortedMessageFormat, revision)
-		if p.abortMessage != "" {
+		prev := findCondition(p.st.Conditions, v1alpha1.RolloutProgressing)
+		switch {
+		case p.abortMessage != "":
 			msg += ": " + p.abortMessage
+		case prev != nil && prev.Reason == v1alpha1.RolloutAbortedReason && strings.HasPrefix(prev.Message, msg+": "):
+			// Why the controller aborted is known only in the decision that aborted.
+			msg = prev.Message
+		case prev != nil && prev.Reason == v1alpha1.TimedOutReason && p.ro.Spec.ProgressDeadlineAbort:
+			msg += ": " + prev.Message
 		}
 		if p.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, v1alpha1.RolloutAbortedReason, msg) {
 			p.tail = append(p.tail, warningEvent(v1alpha1.EventReasonRolloutAborted, "%s", msg))
