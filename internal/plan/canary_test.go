@@ -59,9 +59,8 @@ func (w *world) eventMessages(reason string) []string {
 	return out
 }
 
-// checkAvailability fails when fewer than replicas-maxUnavailable pods are available
-// across the ReplicaSets, once the rollout had that many.
-func (w *world) minAvailable() int32 {
+// availablePods counts the available pods of every version, as the kubelet left them.
+func (w *world) availablePods() int32 {
 	var n int32
 	for _, rs := range w.rss {
 		n += rs.Status.AvailableReplicas
@@ -301,8 +300,8 @@ func TestCanaryPromoteFull(t *testing.T) {
 	green := w.currentHash()
 	w.ro.Status.PromoteFull = true
 	w.settleChecking(func() {
-		if w.minAvailable() < 4 {
-			t.Fatalf("available %d below replicas-maxUnavailable", w.minAvailable())
+		if w.availablePods() < 4 {
+			t.Fatalf("available %d below replicas-maxUnavailable", w.availablePods())
 		}
 	})
 	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, w.rsOf(green): 5})
@@ -406,8 +405,8 @@ func TestCanaryGoodThenBad(t *testing.T) {
 	wantEqual(t, "40%", w.replicas(), map[string]int32{canaryBlue: 3, goodRS: 2})
 	w.setImage("argoproj/rollouts-demo:bad")
 	check := func() {
-		if w.minAvailable() < 4 {
-			t.Fatalf("available %d below replicas-maxUnavailable: %v", w.minAvailable(), w.replicas())
+		if w.availablePods() < 4 {
+			t.Fatalf("available %d below replicas-maxUnavailable: %v", w.availablePods(), w.replicas())
 		}
 	}
 	w.settleChecking(check)
@@ -479,8 +478,8 @@ func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 		if total > 13 { // 10 + 25% rounded up
 			t.Fatalf("%d pods over replicas+maxSurge", total)
 		}
-		if w.minAvailable() < 8 { // 10 - 25% rounded down
-			t.Fatalf("%d available", w.minAvailable())
+		if w.availablePods() < 8 { // 10 - 25% rounded down
+			t.Fatalf("%d available", w.availablePods())
 		}
 	})
 	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, greenRS: 10})
