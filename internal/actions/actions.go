@@ -21,8 +21,8 @@ import (
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 )
 
-// getRollout reads a rollout, with an error that says where it looked.
-func getRollout(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+// GetRollout reads a rollout. A NotFound error names the namespace it looked in.
+func GetRollout(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
 	ro := &v1alpha1.Rollout{}
 	if err := c.Get(ctx, key, ro); err != nil {
 		return nil, explain(err, key.Namespace)

@@ -66,7 +66,7 @@ func inconclusive(ro *v1alpha1.Rollout) bool {
 // Promote moves a paused or stepping rollout forward; with full it skips every
 // remaining step, pause and analysis. It returns the rollout as last written.
 func Promote(ctx context.Context, c client.Client, key types.NamespacedName, full bool) (*v1alpha1.Rollout, error) {
-	ro, err := getRollout(ctx, c, key)
+	ro, err := GetRollout(ctx, c, key)
 	if err != nil {
 		return nil, err
 	}

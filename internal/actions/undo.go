@@ -33,7 +33,7 @@ type UndoResult struct {
 // JSON patch that replaces only the template. A rollout with a workloadRef has the
 // referenced workload patched instead.
 func Undo(ctx context.Context, c client.Client, key types.NamespacedName, toRevision int64) (UndoResult, error) {
-	ro, err := getRollout(ctx, c, key)
+	ro, err := GetRollout(ctx, c, key)
 	if err != nil {
 		return UndoResult{}, err
 	}
