@@ -45,6 +45,7 @@ type options struct {
 	qps              float64
 	burst            int
 	rolloutThreads   int
+	analysisThreads  int
 	resync           time.Duration
 	showVersion      bool
 	leaseDuration    time.Duration
@@ -69,6 +70,7 @@ func main() {
 	fs.Float64Var(&o.qps, "qps", 40, "Client queries per second to the API server.")
 	fs.IntVar(&o.burst, "burst", 80, "Client burst of queries to the API server.")
 	fs.IntVar(&o.rolloutThreads, "rollout-threads", 10, "Rollouts reconciled at once.")
+	fs.IntVar(&o.analysisThreads, "analysis-threads", controller.DefaultAnalysisThreads, "AnalysisRuns measured at once.")
 	fs.DurationVar(&o.resync, "rollout-resync", 15*time.Minute, "Period of the full resync of the informer caches.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
@@ -150,6 +152,16 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up rollout controller: %w", err)
+	}
+	ar := &controller.AnalysisRunReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Recorder:   recorder,
+		InstanceID: o.instanceID,
+		Workers:    o.analysisThreads,
+	}
+	if err := ar.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up analysis run controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
