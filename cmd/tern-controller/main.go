@@ -17,7 +17,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,7 +55,6 @@ type options struct {
 func main() {
 	var o options
 	fs := flag.CommandLine
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; in-cluster configuration when empty (KUBECONFIG is honoured too).")
 	fs.StringVar(&o.namespace, "namespace", "", "Watch only this namespace (default: all namespaces).")
 	fs.StringVar(&o.instanceID, "instance-id", "", "Handle only objects labelled "+v1alpha1.LabelKeyControllerInstanceID+"=<id>; empty handles only objects without that label.")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "127.0.0.1:8090", "Address of the /metrics endpoint; \"0\" disables it.")
@@ -90,9 +88,11 @@ func main() {
 
 func run(ctx context.Context, o options) error {
 	log := ctrl.Log.WithName("setup")
-	cfg, err := restConfig(o.kubeconfig)
+	// --kubeconfig is registered by controller-runtime; it and KUBECONFIG are honoured,
+	// and in a pod the in-cluster configuration is used.
+	cfg, err := ctrl.GetConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("no usable kubeconfig (--kubeconfig, KUBECONFIG) and not in a cluster: %w", err)
 	}
 	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
 	cfg.UserAgent = "tern-controller/" + version
@@ -176,22 +176,4 @@ func run(ctx context.Context, o options) error {
 	}
 	log.Info("starting", "version", version, "namespace", o.namespace, "instanceID", o.instanceID, "leaderElect", o.leaderElect)
 	return mgr.Start(ctx)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		kubeconfig = os.Getenv("KUBECONFIG")
-	}
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("no --kubeconfig given and not running in a cluster: %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("reading kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }
