@@ -59,6 +59,8 @@ type planner struct {
 	delayed map[string]bool
 	// retried is true when this decision clears an earlier abort.
 	retried bool
+	// revisionBumped is true when an existing ReplicaSet becomes the latest revision.
+	revisionBumped bool
 	// abortMessage says why the controller itself aborted.
 	abortMessage string
 	// resumeAt is where in the actions a RolloutResumed event goes: first (0) unless
@@ -106,7 +108,14 @@ func (p *planner) run() {
 		p.all = append(p.all, rs)
 	}
 
-	if errs := p.validate(); len(errs) > 0 {
+	if errs, onlyServices := p.validate(); len(errs) > 0 {
+		created := p.ro.CreationTimestamp.Time
+		if onlyServices && p.now.Time.Before(created.Add(serviceGrace)) {
+			// `kubectl apply -f` of a file with the Rollout before its Services creates
+			// them a moment apart; only a Service still missing after that is an error.
+			p.requeueAt(created.Add(serviceGrace))
+			return
+		}
 		p.invalid(errs)
 		return
 	}
@@ -117,7 +126,8 @@ func (p *planner) run() {
 	if rev := strconv.FormatInt(p.newRev, 10); p.ro.Annotations[v1alpha1.RevisionAnnotation] != rev {
 		p.add(SetRolloutRevision{Revision: rev})
 	}
-	if p.old.ObservedGeneration != p.st.ObservedGeneration {
+	if p.newRS == nil && !p.ro.Spec.Paused || p.revisionBumped {
+		// A new revision begins: a new ReplicaSet, or an old one made current again.
 		p.add(normalEvent(v1alpha1.EventReasonRolloutUpdated, "Rollout updated to revision %d", p.newRev))
 	}
 
@@ -132,18 +142,22 @@ func (p *planner) run() {
 	p.actions = append(p.actions, p.tail...)
 }
 
-// validate checks the spec and the objects it refers to.
-func (p *planner) validate() field.ErrorList {
-	errs := validation.ValidateRollout(p.ro)
+// serviceGrace is how long after its creation a Rollout may wait for its Services.
+const serviceGrace = 5 * time.Second
+
+// validate checks the spec and the objects it refers to; onlyServices is true when the
+// sole problem is Services that do not exist (yet).
+func (p *planner) validate() (errs field.ErrorList, onlyServices bool) {
+	errs = validation.ValidateRollout(p.ro)
 	if len(errs) > 0 {
-		return errs
+		return errs, false
 	}
 	for _, ref := range referencedServices(p.ro) {
 		if _, ok := p.s.Services[ref.name]; !ok {
 			errs = append(errs, field.Invalid(ref.path, ref.name, fmt.Sprintf("service %q not found", ref.name)))
 		}
 	}
-	return errs
+	return errs, true
 }
 
 type serviceRef struct {
@@ -227,6 +241,7 @@ func (p *planner) syncRevision() {
 		return
 	}
 	p.newRev = maxOld + 1
+	p.revisionBumped = true
 	ann := map[string]*string{v1alpha1.RevisionAnnotation: ptrTo(strconv.FormatInt(p.newRev, 10))}
 	if cur > 0 {
 		hist := p.newRS.Annotations[v1alpha1.RevisionHistoryAnnotation]
