@@ -273,11 +273,14 @@ func TestBlueGreenProgressDeadline(t *testing.T) {
 			stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
 			// When the new version's pods never become ready
 			r.setImage("nginx:bad-ready")
-			ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
 			wantPrefix := "ProgressDeadlineExceeded: "
 			if abort {
+				// The deadline is reported first, then the abort it triggers.
 				wantPrefix = "RolloutAborted: "
 			}
+			ro := r.until("degraded with "+wantPrefix, timeout, func(ro *v1alpha1.Rollout) bool {
+				return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.HasPrefix(ro.Status.Message, wantPrefix)
+			})
 			if !strings.HasPrefix(ro.Status.Message, wantPrefix) {
 				t.Fatalf("message %q, want prefix %q", ro.Status.Message, wantPrefix)
 			}
