@@ -16,7 +16,12 @@ esac
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 if [ -d "$STATE_DIR/pids" ]; then
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
+  # the API server's clients together, then the API server, then etcd; with --purge the data goes
+  # anyway, so there is nothing to shut down gracefully
+  SIG=TERM; [ "$PURGE" = 0 ] || SIG=KILL
+  stop "$SIG" kwok kube-scheduler kube-controller-manager
+  stop "$SIG" kube-apiserver
+  stop "$SIG" etcd
 fi
 if [ "$PURGE" = 1 ] && [ -e "$STATE_DIR" ]; then
   # rm -rf only a directory that holds nothing but what up.sh puts there

@@ -38,22 +38,28 @@ pid_of() {
   return 0
 }
 
-# stop NAME [SIGNAL]: stop component NAME by its saved PID (SIGTERM, SIGKILL after 10 s) and
-# remove the PID file.
+# stop SIGNAL NAME...: signal the components NAME... (those still running, by their saved PIDs)
+# at once, wait for them to exit (SIGKILL after 5 s) and remove their PID files.
 stop() {
-  local name=$1 sig=${2:-TERM} pid
-  pid=$(pid_of "$name")
-  if [ -n "$pid" ]; then
-    kill -s "$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "$name ($pid) ignored SIG$sig for 10 s, sending SIGKILL"
-      kill -s KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local sig=$1 name pid; shift
+  local -A pids=()
+  for name in "$@"; do
+    pid=$(pid_of "$name")
+    if [ -n "$pid" ]; then kill -s "$sig" "$pid" 2>/dev/null || true; pids[$name]=$pid; fi
+  done
+  for name in "$@"; do
+    pid=${pids[$name]:-}
+    if [ -n "$pid" ]; then
+      for _ in $(seq 100); do [ -n "$(pid_of "$name")" ] || break; sleep 0.05; done
+      if [ -n "$(pid_of "$name")" ]; then
+        echo "$name ($pid) ignored SIG$sig for 5 s, sending SIGKILL"
+        kill -s KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do [ -n "$(pid_of "$name")" ] || break; sleep 0.05; done
+      fi
+      ts "stopped $name (pid $pid, SIG$sig)"
     fi
-    ts "stopped $name (pid $pid, SIG$sig)"
-  fi
-  rm -f "$STATE_DIR/pids/$name.pid"
+    rm -f "$STATE_DIR/pids/$name.pid"
+  done
 }
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT

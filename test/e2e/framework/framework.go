@@ -19,6 +19,9 @@
 //	TERN_E2E_KUBECONFIG   kubeconfig of the cluster (test/cluster/up.sh writes $STATE_DIR/kubeconfig)
 //	TERN_E2E_REQUIRED=1   fail instead of skip when TERN_E2E_KUBECONFIG is unset
 //	TERN_E2E_KEEP_NAMESPACES=1  do not delete the namespaces of failed tests (for debugging)
+//	TERN_E2E_DISRUPTIVE=1 run the tests that restart the API server (Disruptive); they disturb
+//	                      every other test using the cluster at the same time, so they are
+//	                      skipped unless asked for
 //	BIN_DIR               where kubectl is (default $HOME/.cache/tern/bin-v1.37.2)
 package framework
 
@@ -46,6 +49,7 @@ const (
 	EnvKubeconfig     = "TERN_E2E_KUBECONFIG"
 	EnvRequired       = "TERN_E2E_REQUIRED"
 	EnvKeepNamespaces = "TERN_E2E_KEEP_NAMESPACES"
+	EnvDisruptive     = "TERN_E2E_DISRUPTIVE"
 	EnvBinDir         = "BIN_DIR"
 )
 
@@ -214,13 +218,26 @@ func KubectlE(t testing.TB, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// RestartAPIServer stops the cluster's kube-apiserver and starts it again on the same etcd data
-// (test/cluster/up.sh --restart-apiserver), for tests of the controller's behaviour across an API
-// server outage. down is how long the API server stays stopped. The cluster must have been started
-// by up.sh with the kubeconfig in its STATE_DIR (the default). Tests that call it must not run in
-// parallel with others.
+// Disruptive skips the test unless TERN_E2E_DISRUPTIVE=1. Tests that restart the API server call
+// it first: go test runs packages in parallel, so a restart disturbs every other e2e test.
+func Disruptive(t testing.TB) {
+	t.Helper()
+	Kubeconfig(t)
+	if os.Getenv(EnvDisruptive) != "1" {
+		t.Skip("restarts the API server, which disturbs other tests: set " + EnvDisruptive + "=1 to run it")
+	}
+}
+
+// RestartAPIServer stops the cluster's kube-apiserver (SIGTERM) and starts it again on the same
+// etcd data (test/cluster/up.sh --restart-apiserver), for tests of behaviour across an API server
+// outage; down is how long it stays stopped beyond the ~1 s of its shutdown. It returns when the
+// new API server is ready (~4 s); controllers (kube-controller-manager, kwok, tern) resume when
+// their watches reconnect, ~2-3 s later after a single restart, up to ~30 s after restarts in
+// quick succession (client-go's watch back-off, reset after 2 quiet minutes). Calls Disruptive.
+// The cluster must have been started by up.sh with the kubeconfig in its STATE_DIR (the default).
 func RestartAPIServer(t testing.TB, down time.Duration) {
 	t.Helper()
+	Disruptive(t)
 	path := Kubeconfig(t)
 	script := filepath.Join(repoRoot(t), "test", "cluster", "up.sh")
 	cmd := exec.Command(script, "--restart-apiserver")

@@ -175,3 +175,19 @@ func TestNamespacePrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartAPIServer(t *testing.T) {
+	Disruptive(t)
+	ns := NewNamespace(t, "fw-restart")
+	Apply(t, ns, deployment("web", "example.invalid/web:v1", 1))
+	start := time.Now()
+	RestartAPIServer(t, 500*time.Millisecond)
+	t.Logf("restart took %s", time.Since(start).Round(time.Millisecond))
+	Apply(t, ns, deployment("web", "example.invalid/web:v1", 3))
+	start = time.Now()
+	Eventually(t, 60*time.Second, func() (bool, string) {
+		running, ready, s := podStates(t, ns, "web")
+		return running == 3 && ready == 3, s
+	})
+	t.Logf("scaled to 3 Ready pods %s after the restart", time.Since(start).Round(time.Millisecond))
+}
