@@ -119,6 +119,7 @@ if [ ${#running[@]} -eq ${#COMPONENTS[@]} ]; then
 fi
 [ ${#running[@]} -eq 0 ] || die "partly running (${running[*]}); run test/cluster/down.sh first"
 rm -f "$STATE_DIR"/pids/*.pid
+for c in "${COMPONENTS[@]}"; do port_free_or_die "$c"; done
 ts "starting a local control plane in $STATE_DIR (binaries: $BIN_DIR)"
 
 # ---------- PKI (once per STATE_DIR) ----------
