@@ -147,12 +147,13 @@ type rollout struct {
 
 func givenManifest(t *testing.T, ns, file, name string) *rollout {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "fixtures", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	framework.Apply(t, ns, data)
+	framework.Apply(t, ns, mustRead(t, file))
 	return &rollout{t: t, c: newClient(t), ns: ns, name: name}
+}
+
+// readFixture reads one of the seed manifests in test/fixtures.
+func readFixture(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "fixtures", name))
 }
 
 func givenYAML(t *testing.T, ns, name, manifest string) *rollout {
@@ -277,10 +278,10 @@ func (r *rollout) events() []string {
 		if e.InvolvedObject.Kind != "Rollout" || e.InvolvedObject.Name != r.name {
 			continue
 		}
+		// Repeats of an Event are folded into its count; only the first one has a place
+		// in the order.
 		at, _ := strconv.ParseInt(e.Name[strings.LastIndex(e.Name, ".")+1:], 16, 64)
-		for i := int32(0); i < max(e.Count, 1); i++ {
-			evs = append(evs, ev{at, e.Reason})
-		}
+		evs = append(evs, ev{at, e.Reason})
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
 	var out []string
@@ -288,6 +289,22 @@ func (r *rollout) events() []string {
 		out = append(out, e.reason)
 	}
 	return out
+}
+
+// eventCount is how many times the rollout recorded an Event with this message.
+func (r *rollout) eventCount(message string) int32 {
+	r.t.Helper()
+	list := &corev1.EventList{}
+	if err := r.c.List(context.Background(), list, client.InNamespace(r.ns)); err != nil {
+		r.t.Fatal(err)
+	}
+	var n int32
+	for _, e := range list.Items {
+		if e.InvolvedObject.Kind == "Rollout" && e.InvolvedObject.Name == r.name && e.Message == message {
+			n += max(e.Count, 1)
+		}
+	}
+	return n
 }
 
 // containsInOrder reports whether want appears in got as a subsequence.
