@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +28,14 @@ func run(t *testing.T, m v1alpha1.Metric) v1alpha1.Measurement {
 }
 
 func TestWeb(t *testing.T) {
+	var mu sync.Mutex
 	var lastReq *http.Request
 	var lastBody string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lastReq = r
 		b, _ := io.ReadAll(r.Body)
-		lastBody = string(b)
+		mu.Lock()
+		lastReq, lastBody = r.Clone(context.Background()), string(b)
+		mu.Unlock()
 		switch r.URL.Path {
 		case "/ok":
 			_, _ = io.WriteString(w, `{"data":{"ok":true,"rate":0.99,"label":"true","list":[1,2]}}`)
@@ -46,7 +49,7 @@ func TestWeb(t *testing.T) {
 			time.Sleep(1500 * time.Millisecond)
 			_, _ = io.WriteString(w, `1`)
 		case "/echo":
-			_, _ = io.WriteString(w, lastBody)
+			_, _ = w.Write(b)
 		}
 	}))
 	defer srv.Close()
@@ -115,6 +118,8 @@ func TestWeb(t *testing.T) {
 				t.Errorf("message %q, want %q", got.Message, tt.message)
 			}
 			if tt.checkReq != nil {
+				mu.Lock()
+				defer mu.Unlock()
 				tt.checkReq(t)
 			}
 		})
