@@ -33,6 +33,7 @@ const DefaultAnalysisThreads = 30
 
 // secretPlaceholder stands for Secret-backed argument values while a run is only being
 // planned, so that Secrets are read when a measurement is due, not at every reconcile.
+// Unreadable fieldRefs get it too.
 const secretPlaceholder = "tern-secret-placeholder"
 
 // ProviderFactory builds the provider of a metric.
@@ -189,10 +190,10 @@ func planningArgs(run *v1alpha1.AnalysisRun) analysis.Args {
 	values := analysis.ArgValues(run.Spec.Args)
 	for _, a := range run.Spec.Args {
 		if a.Value == nil && a.ValueFrom != nil {
-			if a.ValueFrom.SecretKeyRef != nil {
-				values[a.Name] = secretPlaceholder
-			} else if a.ValueFrom.FieldRef != nil {
-				if v, err := analysis.FieldValue(run, a.ValueFrom.FieldRef.FieldPath); err == nil {
+			values[a.Name] = secretPlaceholder
+			if f := a.ValueFrom.FieldRef; f != nil {
+				// A bad fieldRef keeps the placeholder: resolveArgs reports it clearly.
+				if v, err := analysis.FieldValue(run, f.FieldPath); err == nil {
 					values[a.Name] = v
 				}
 			}

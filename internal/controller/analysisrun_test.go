@@ -369,3 +369,14 @@ func TestAnalysisRunTTL(t *testing.T) {
 	}
 	f.get("young")
 }
+
+func TestAnalysisRunBadFieldRef(t *testing.T) {
+	f := newARFixture(t, webRun("badfield", "http://127.0.0.1:1/{{args.x}}", func(r *v1alpha1.AnalysisRun) {
+		r.Spec.Args = []v1alpha1.Argument{{Name: "x", ValueFrom: &v1alpha1.ValueFrom{FieldRef: &v1alpha1.FieldRef{FieldPath: "spec.nothing"}}}}
+	}))
+	f.reconcile("badfield")
+	run := f.get("badfield")
+	if run.Status.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(run.Status.Message, `Unable to resolve metric arguments: arg "x": fieldRef "spec.nothing"`) {
+		t.Errorf("status %+v", run.Status)
+	}
+}
