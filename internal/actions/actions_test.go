@@ -371,3 +371,27 @@ func TestRetryExperiment(t *testing.T) {
 		t.Errorf("status.phase = %s, want cleared", got.Status.Phase)
 	}
 }
+
+func TestSkipSteps(t *testing.T) {
+	ro := canaryRollout(weight(20), pauseStep, weight(50))
+	ro.Status.CurrentStepIndex = ptr.To[int32](1)
+	ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.Now()}}
+	c := newClient(t, ro)
+	if _, err := SkipSteps(context.Background(), c, key, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, c); *got.Status.CurrentStepIndex != 2 || len(got.Status.PauseConditions) != 1 {
+		t.Errorf("skip current step: step %d, pauses %v; want 2 and the pause kept", *got.Status.CurrentStepIndex, got.Status.PauseConditions)
+	}
+	if _, err := SkipSteps(context.Background(), c, key, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, c); *got.Status.CurrentStepIndex != 3 {
+		t.Errorf("skip all steps: step %d, want 3", *got.Status.CurrentStepIndex)
+	}
+	bg := canaryRollout()
+	bg.Spec.Strategy = v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "web"}}
+	if _, err := SkipSteps(context.Background(), newClient(t, bg), key, false); err == nil {
+		t.Error("skipping steps of a blue-green rollout succeeded")
+	}
+}

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -96,6 +97,34 @@ func Promote(ctx context.Context, c client.Client, key types.NamespacedName, ful
 		if err := patchSpec(ctx, c, ro, spec); err != nil {
 			return nil, explain(err, key.Namespace)
 		}
+	}
+	return ro, nil
+}
+
+// SkipSteps backs the deprecated `promote --skip-current-step` (all=false) and
+// `--skip-all-steps` (all=true) flags: it only moves status.currentStepIndex, one step
+// on or to the end, without touching any pause.
+func SkipSteps(ctx context.Context, c client.Client, key types.NamespacedName, all bool) (*v1alpha1.Rollout, error) {
+	ro, err := GetRollout(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	if ro.Spec.Strategy.Canary == nil {
+		return nil, fmt.Errorf("cannot skip steps of rollout %q: only a canary has steps; run promote without flags", key.Name)
+	}
+	steps := int32(len(ro.Spec.Strategy.Canary.Steps))
+	if steps == 0 {
+		return nil, fmt.Errorf("cannot skip steps of rollout %q: it has no steps", key.Name)
+	}
+	idx, _ := rolloutinfo.CurrentStepIndex(ro)
+	switch {
+	case all:
+		idx = steps
+	case idx < steps:
+		idx++
+	}
+	if err := patchStatus(ctx, c, ro, map[string]any{"currentStepIndex": idx}); err != nil {
+		return nil, explain(err, key.Namespace)
 	}
 	return ro, nil
 }

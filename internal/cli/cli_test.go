@@ -255,6 +255,8 @@ func TestVerbsPrintConfirmations(t *testing.T) {
 			func(ro *v1alpha1.Rollout) bool { return len(ro.Status.PauseConditions) == 0 }},
 		{[]string{"promote", "canary-demo", "--full"}, "rollout 'canary-demo' fully promoted\n",
 			func(ro *v1alpha1.Rollout) bool { return ro.Status.PromoteFull }},
+		{[]string{"promote", "canary-demo", "--skip-all-steps"}, "rollout 'canary-demo' promoted\n",
+			func(ro *v1alpha1.Rollout) bool { return *ro.Status.CurrentStepIndex == 7 }},
 		{[]string{"abort", "canary-demo"}, "rollout 'canary-demo' aborted\n",
 			func(ro *v1alpha1.Rollout) bool { return ro.Status.Abort }},
 		{[]string{"retry", "rollout", "canary-demo"}, "rollout 'canary-demo' retried\n",

@@ -70,6 +70,10 @@ func (v *simpleVerb) Run(ctx context.Context) error {
 type PromoteOptions struct {
 	target
 	Full bool
+	// SkipCurrentStep and SkipAllSteps are the upstream plugin's deprecated flags, kept
+	// hidden so that existing scripts still work.
+	SkipCurrentStep bool
+	SkipAllSteps    bool
 }
 
 const promoteExample = `
@@ -93,18 +97,43 @@ moves on to the next step. Use --full to skip every remaining step, pause and an
 		RunE:    runVerb(p),
 	}
 	cmd.Flags().BoolVar(&p.Full, "full", false, "Perform a full promotion, skipping analysis, pauses, and steps")
+	cmd.Flags().BoolVarP(&p.SkipCurrentStep, "skip-current-step", "c", false, "Skip the current canary step")
+	cmd.Flags().BoolVarP(&p.SkipAllSteps, "skip-all-steps", "a", false, "Skip the remaining canary steps")
+	// Hidden rather than marked deprecated: cobra would print the deprecation notice to
+	// stdout, among the output scripts read.
+	_ = cmd.Flags().MarkHidden("skip-current-step")
+	_ = cmd.Flags().MarkHidden("skip-all-steps")
 	return cmd
 }
 
 // Complete reads the arguments.
 func (p *PromoteOptions) Complete(args []string) error { return p.complete(args[0]) }
 
-// Validate has nothing to check.
-func (p *PromoteOptions) Validate() error { return nil }
+// Validate rejects contradictory flags.
+func (p *PromoteOptions) Validate() error {
+	if p.SkipCurrentStep && p.SkipAllSteps {
+		return fmt.Errorf("cannot use --skip-current-step and --skip-all-steps at the same time")
+	}
+	if p.Full && (p.SkipCurrentStep || p.SkipAllSteps) {
+		return fmt.Errorf("--full already skips every step: drop --skip-current-step/--skip-all-steps")
+	}
+	return nil
+}
 
 // Run promotes.
 func (p *PromoteOptions) Run(ctx context.Context) error {
-	if _, err := actions.Promote(ctx, p.client, p.key, p.Full); err != nil {
+	var err error
+	if p.SkipCurrentStep || p.SkipAllSteps {
+		if p.SkipAllSteps {
+			fmt.Fprintln(p.ErrOut, "Flag --skip-all-steps has been deprecated, use --full instead")
+		} else {
+			fmt.Fprintln(p.ErrOut, "Flag --skip-current-step has been deprecated, use promote without flags instead")
+		}
+		_, err = actions.SkipSteps(ctx, p.client, p.key, p.SkipAllSteps)
+	} else {
+		_, err = actions.Promote(ctx, p.client, p.key, p.Full)
+	}
+	if err != nil {
 		return err
 	}
 	if p.Full {
