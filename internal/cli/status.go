@@ -58,15 +58,16 @@ func (s *StatusOptions) Validate() error {
 	return nil
 }
 
-// errTimeout is returned when the rollout did not finish in time.
-var errTimeout = errors.New("rollout status watch exceeded timeout")
+// errTimeout is returned when the rollout did not finish in time. The capitals of this
+// and the degraded message are upstream's, which scripts may match.
+var errTimeout = errors.New("Rollout status watch exceeded timeout") //nolint:staticcheck // ST1005: upstream wording
 
 func finished(p v1alpha1.RolloutPhase) bool {
 	return p == v1alpha1.RolloutPhaseHealthy || p == v1alpha1.RolloutPhaseDegraded
 }
 
 func degraded(msg string) error {
-	return fmt.Errorf("the rollout is in a degraded state with message: %s", msg)
+	return fmt.Errorf("The rollout is in a degraded state with message: %s", msg) //nolint:staticcheck // ST1005: upstream wording
 }
 
 // Run prints the status once, or each change of it until the rollout is done.
