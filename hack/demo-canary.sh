@@ -1,6 +1,8 @@
 # Sourced by hack/demo.sh: the canary walkthrough of test/fixtures/seed-canary-*.yaml.
 # shellcheck shell=bash
 ro_field() { kubectl get rollout rollouts-demo -n $NS -o jsonpath="$1"; }
+# counts of zero are left out of the status: read them as 0
+ro_count() { local v; v=$(ro_field "{.status.$1}"); echo "${v:-0}"; }
 rs_count() { kubectl get rs -n $NS -l app=rollouts-demo --no-headers | wc -l; }
 
 say "Canary walkthrough (test/fixtures/seed-canary-rollout.yaml and seed-canary-service.yaml)"
@@ -14,7 +16,7 @@ say "Update the image: 20% of the pods (1 of 5) move to the new version, then th
 run kubectl argo rollouts set image rollouts-demo rollouts-demo=argoproj/rollouts-demo:yellow -n $NS
 wait_for "rollouts-demo to pause at step 1" 60 test "$(phase rollouts-demo)/$(ro_field '{.status.currentStepIndex}')" = Paused/1
 run kubectl argo rollouts get rollout rollouts-demo -n $NS --no-color
-[ "$(ro_field '{.status.updatedReplicas}')" = 1 ] || fail "expected 1 updated pod of 5"
+[ "$(ro_count updatedReplicas)" = 1 ] || fail "expected 1 updated pod of 5"
 
 say "Promote: 40%, 60% and 80% follow, each after a 10 s pause, then the new version is stable"
 run kubectl argo rollouts promote rollouts-demo -n $NS
@@ -27,7 +29,7 @@ run kubectl argo rollouts set image rollouts-demo rollouts-demo=argoproj/rollout
 wait_for "rollouts-demo to pause" 60 phase_is rollouts-demo Paused
 run kubectl argo rollouts abort rollouts-demo -n $NS
 wait_for "rollouts-demo to be Degraded" 60 phase_is rollouts-demo Degraded
-wait_for "the canary to scale to zero" 60 test "$(ro_field '{.status.availableReplicas}')/$(ro_field '{.status.updatedReplicas}')" = 5/0
+wait_for "the canary to scale to zero" 60 test "$(ro_count availableReplicas)/$(ro_count updatedReplicas)" = 5/0
 run kubectl argo rollouts get rollout rollouts-demo -n $NS --no-color
 [ "$(ro_field '{.status.stableRS}')" = "$YELLOW" ] || fail "stable changed on abort"
 

@@ -87,7 +87,11 @@ wait_for "rollout-bluegreen to be Healthy" 60 phase_is rollout-bluegreen Healthy
 run kubectl get svc rollout-bluegreen-active -n $NS -o jsonpath='{.spec.selector}{"\n"}'
 [ "$(selector rollout-bluegreen-active)" = "$NEW" ] || fail "active does not select $NEW"
 say "The old version stays up for scaleDownDelaySeconds (30 s), then scales to zero"
-wait_for "the old ReplicaSet to scale down" 60 test "$(kubectl get rs rollout-bluegreen-558dcdc6d -n $NS -o jsonpath='{.status.replicas}')" = 0
+rs_size() { kubectl get rs "$1" -n $NS -o jsonpath='{.spec.replicas}/{.status.replicas}'; }
+# A count of zero is left out of the status, so a scaled-down ReplicaSet reads "0/".
+scaled_down() { case "$(rs_size "$1")" in 0/|0/0) return 0 ;; esac; return 1; }
+wait_for "the old ReplicaSet to scale down" 60 scaled_down rollout-bluegreen-558dcdc6d
+[ "$(rs_size "rollout-bluegreen-$NEW")" = 2/2 ] || fail "the new ReplicaSet is not at 2/2"
 run kubectl get rs -n $NS -l app=rollout-bluegreen
 run kubectl argo rollouts get rollout rollout-bluegreen -n $NS --no-color
 
