@@ -178,6 +178,10 @@ func (w *world) apply(a Action) {
 			data, _ := json.Marshal(a.Desired)
 			rs.Annotations[v1alpha1.EphemeralMetadataAnnotation] = string(data)
 		}
+		if emptyMetadata(a.Desired) {
+			// As the executor does: nothing injected, nothing recorded.
+			delete(rs.Annotations, v1alpha1.EphemeralMetadataAnnotation)
+		}
 	case SetServiceSelector:
 		svc := w.svcs[a.Service]
 		if got := svc.Spec.Selector[hashKey]; got != a.From {
