@@ -1,6 +1,8 @@
 // Package actions holds the user actions on a rollout (promote, abort, retry, pause,
-// set image, undo, restart) as plain functions over a controller-runtime client, so that
-// the kubectl plugin and a web dashboard share one implementation.
+// set image, undo, restart), on experiments and analysis runs (retry, terminate) and the
+// building of an AnalysisRun from its templates, as plain functions over a
+// controller-runtime client, so that the kubectl plugin and a web dashboard share one
+// implementation.
 //
 // Each action makes exactly the API call the upstream plugin makes (compat.md §5): status
 // changes are JSON merge patches of the status subresource, spec changes are merge
