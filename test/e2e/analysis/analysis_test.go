@@ -413,7 +413,7 @@ metadata:
   name: forever
   labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
 spec:
-  ttlStrategy: {secondsAfterCompletion: 1}
+  ttlStrategy: {secondsAfterCompletion: 5}
   metrics:
   - name: ok
     interval: 1s
@@ -428,6 +428,7 @@ spec:
 	if err := ar.c.Patch(context.Background(), &v1alpha1.AnalysisRun{ObjectMeta: metaObject(ns, "forever")}, patch); err != nil {
 		t.Fatal(err)
 	}
+	// The TTL leaves a few seconds to read the terminated run before it is deleted.
 	run := ar.phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if run.Status.Message != "Run Terminated" {
 		t.Errorf("message %q", run.Status.Message)
