@@ -20,6 +20,9 @@ $GO vet ./...
 say "building the control plane binaries (cached in $BIN_DIR; a cold build takes ~10 min)"
 test/cluster/build.sh "$BIN_DIR"
 
+say "installing the Prometheus server binary for analysis tests (cached in ~/.cache/tern)"
+test/prometheus/install.sh >/dev/null
+
 STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tern-test.XXXXXX")/cluster
 export STATE_DIR
 cleanup() {
