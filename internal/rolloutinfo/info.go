@@ -106,6 +106,7 @@ type Job struct {
 // Experiment is the view of an Experiment with its ReplicaSets and AnalysisRuns.
 type Experiment struct {
 	Name         string
+	Namespace    string
 	UID          types.UID
 	Created      time.Time
 	Revision     int
@@ -179,35 +180,15 @@ func (r *Rollout) Revisions() []int {
 // does.
 func (r *Rollout) Images() []Image {
 	var images []Image
-	add := func(image string, tags []string) {
-		for i := range images {
-			if images[i].Image == image {
-				images[i].Tags = mergeTags(images[i].Tags, tags)
-				return
-			}
-		}
-		images = append(images, Image{Image: image, Tags: tags})
-	}
 	for _, rs := range r.ReplicaSets {
 		if rs.Replicas > 0 {
 			for _, img := range rs.Images {
-				add(img, rs.roles())
+				addImage(&images, img, rs.roles())
 			}
 		}
 	}
-	for _, e := range r.Experiments {
-		for _, rs := range e.ReplicaSets {
-			if rs.Replicas <= 0 {
-				continue
-			}
-			var tags []string
-			if rs.Template != "" {
-				tags = []string{"Σ:" + rs.Template}
-			}
-			for _, img := range rs.Images {
-				add(img, tags)
-			}
-		}
+	for i := range r.Experiments {
+		addExperimentImages(&images, &r.Experiments[i])
 	}
 	sort.SliceStable(images, func(i, j int) bool { return images[i].Image < images[j].Image })
 	return images

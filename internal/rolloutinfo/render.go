@@ -71,6 +71,27 @@ func Render(w io.Writer, r *Rollout, o RenderOptions) error {
 	return err
 }
 
+// RenderExperiment writes the header block of an experiment, a blank line and its tree:
+// the experiment, its ReplicaSets with their pods, and its AnalysisRuns.
+func RenderExperiment(w io.Writer, e *Experiment, o RenderOptions) error {
+	var b strings.Builder
+	p := painter(o.Color)
+	fmt.Fprintf(&b, headerFormat, "Name:", e.Name)
+	fmt.Fprintf(&b, headerFormat, "Namespace:", e.Namespace)
+	fmt.Fprintf(&b, headerFormat, "Status:", p.word(e.Icon)+" "+e.Status)
+	if e.Message != "" {
+		fmt.Fprintf(&b, headerFormat, "Message:", e.Message)
+	}
+	writeImages(&b, e.Images(), p)
+	b.WriteByte('\n')
+	t := &tree{now: o.Now, p: p}
+	t.t.add("NAME", "KIND", "STATUS", "AGE", "INFO")
+	t.experiment(*e, "", "")
+	t.t.write(&b)
+	_, err := io.WriteString(w, trimLines(b.String()))
+	return err
+}
+
 // RenderHeader writes only the header block.
 func RenderHeader(w io.Writer, r *Rollout, color bool) error {
 	var b strings.Builder
@@ -92,19 +113,24 @@ func writeHeader(b *strings.Builder, r *Rollout, p painter) {
 		fmt.Fprintf(b, headerFormat, "  SetWeight:", r.SetWeight)
 		fmt.Fprintf(b, headerFormat, "  ActualWeight:", r.ActualWeight)
 	}
-	for i, img := range r.Images() {
-		label := ""
-		if i == 0 {
-			label = "Images:"
-		}
-		fmt.Fprintf(b, headerFormat, label, formatImage(img, p))
-	}
+	writeImages(b, r.Images(), p)
 	b.WriteString("Replicas:\n")
 	fmt.Fprintf(b, headerFormat, "  Desired:", r.Desired)
 	fmt.Fprintf(b, headerFormat, "  Current:", r.Current)
 	fmt.Fprintf(b, headerFormat, "  Updated:", r.Updated)
 	fmt.Fprintf(b, headerFormat, "  Ready:", r.Ready)
 	fmt.Fprintf(b, headerFormat, "  Available:", r.Available)
+}
+
+// writeImages lists images one a line, the first labelled "Images:".
+func writeImages(b *strings.Builder, images []Image, p painter) {
+	for i, img := range images {
+		label := ""
+		if i == 0 {
+			label = "Images:"
+		}
+		fmt.Fprintf(b, headerFormat, label, formatImage(img, p))
+	}
 }
 
 func formatImage(img Image, p painter) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/rolloutinfo"
 	"github.com/tern-rollouts/tern/internal/rolloutinfo/fixture"
 )
@@ -18,25 +19,38 @@ var update = flag.Bool("update", false, "rewrite goldens that are not copied fro
 // verbatim goldens come from compat.md §2.5 and must never be regenerated.
 var verbatim = map[string]bool{"bluegreen-paused": true, "canary-aborted": true}
 
+// goldens are the fixtures with a rendering in testdata; the name's prefix says which
+// renderer: experiment-*, analysisrun-* or a rollout.
+var goldens = []string{"bluegreen-paused", "canary-aborted", "canary-paused", "experiment-running", "analysisrun-failed"}
+
 func render(t *testing.T, name string, color bool) string {
 	t.Helper()
 	objs, err := fixture.Load(filepath.Join("testdata", name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := fixture.Objects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := fixture.Collect(objs)
+	o := rolloutinfo.RenderOptions{Now: fixture.Now, Color: color}
 	var buf bytes.Buffer
-	if err := rolloutinfo.Render(&buf, rolloutinfo.New(in), rolloutinfo.RenderOptions{Now: fixture.Now, Color: color}); err != nil {
+	switch {
+	case strings.HasPrefix(name, "experiment-"):
+		err = rolloutinfo.RenderExperiment(&buf, rolloutinfo.NewExperiment(&in.Experiments[0], in), o)
+	case strings.HasPrefix(name, "analysisrun-"):
+		err = rolloutinfo.RenderRun(&buf, rolloutinfo.NewRun(&in.AnalysisRuns[0]), o)
+	default:
+		if in.Rollout == nil {
+			t.Fatalf("%s: no Rollout in the fixture", name)
+		}
+		err = rolloutinfo.Render(&buf, rolloutinfo.New(in), o)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
 }
 
 func TestRenderGoldens(t *testing.T) {
-	for _, name := range []string{"bluegreen-paused", "canary-aborted", "canary-paused"} {
+	for _, name := range goldens {
 		t.Run(name, func(t *testing.T) {
 			got := render(t, name, false)
 			path := filepath.Join("testdata", name+".golden")
@@ -59,7 +73,7 @@ func TestRenderGoldens(t *testing.T) {
 // Colour must not change the layout: once the escapes are removed the text is the
 // same as without colour.
 func TestRenderColourKeepsAlignment(t *testing.T) {
-	for _, name := range []string{"bluegreen-paused", "canary-aborted", "canary-paused"} {
+	for _, name := range goldens {
 		coloured := render(t, name, true)
 		if !strings.Contains(coloured, "\x1b[32m✔\x1b[0m") {
 			t.Errorf("%s: expected a green ✔ in coloured output", name)
@@ -68,5 +82,40 @@ func TestRenderColourKeepsAlignment(t *testing.T) {
 		if want := render(t, name, false); plain != want {
 			t.Errorf("%s: coloured output misaligned\n%s", name, plain)
 		}
+	}
+}
+
+// A run's arguments from Secrets show as <secret>: neither the Secret's name, nor its
+// key, nor anything resolved from it appears.
+func TestRenderRunHidesSecrets(t *testing.T) {
+	out := render(t, "analysisrun-failed", false)
+	if !strings.Contains(out, "api-token="+rolloutinfo.SecretValue) {
+		t.Errorf("secret argument not shown as %s:\n%s", rolloutinfo.SecretValue, out)
+	}
+	for _, leak := range []string{"prometheus-token", "token\n", "secretKeyRef"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("output contains %q:\n%s", leak, out)
+		}
+	}
+}
+
+// A run the controller has not picked up yet shows every metric as Pending.
+func TestRenderRunBeforeFirstMeasurement(t *testing.T) {
+	objs, err := fixture.Load(filepath.Join("testdata", "analysisrun-failed.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := fixture.Collect(objs).AnalysisRuns[0]
+	run.Status = v1alpha1.AnalysisRunStatus{}
+	var buf bytes.Buffer
+	if err := rolloutinfo.RenderRun(&buf, rolloutinfo.NewRun(&run), rolloutinfo.RenderOptions{Now: fixture.Now}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if got := strings.Count(out, "  Status:        ◷ Pending"); got != 3 {
+		t.Errorf("%d pending metrics, want 3:\n%s", got, out)
+	}
+	if !strings.Contains(out, "Status:          ◷ Pending\n") || strings.Contains(out, "Started:") || strings.Contains(out, "STATUS") {
+		t.Errorf("unexpected rendering of a new run:\n%s", out)
 	}
 }
