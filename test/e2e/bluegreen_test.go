@@ -375,7 +375,7 @@ func TestBlueGreenControllerKilledMidUpdate(t *testing.T) {
 		ctl = start()
 		ro := r.until("update "+img+" complete", timeout, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
-				ro.Spec.Template.Spec.Containers[0].Image == img && ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation)
+				ro.Spec.Template.Spec.Containers[0].Image == img && observed(ro)
 		})
 		if r.selector("kill-active") != ro.Status.CurrentPodHash {
 			t.Fatalf("after %s the active service selects %q", img, r.selector("kill-active"))

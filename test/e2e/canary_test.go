@@ -216,7 +216,7 @@ func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 	r.setImage("nginx:2")
 	ro := r.until("rolled", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
-			ro.Spec.Template.Spec.Containers[0].Image == "nginx:2"
+			ro.Spec.Template.Spec.Containers[0].Image == "nginx:2" && observed(ro)
 	})
 	if r.readyPods(ro.Status.CurrentPodHash) != 3 {
 		t.Fatal("new version not fully ready")
@@ -255,7 +255,7 @@ func TestCanaryControllerKilledMidStep(t *testing.T) {
 		}
 		ro := r.until("update "+img+" complete", 90*time.Second, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
-				ro.Spec.Template.Spec.Containers[0].Image == img
+				ro.Spec.Template.Spec.Containers[0].Image == img && observed(ro)
 		})
 		if r.selector("ck-stable") != ro.Status.CurrentPodHash || r.readyPods(ro.Status.CurrentPodHash) != 4 {
 			t.Fatalf("after %s: stable service %q, %d ready", img, r.selector("ck-stable"), r.readyPods(ro.Status.CurrentPodHash))

@@ -184,10 +184,15 @@ func (r *rollout) until(what string, timeout time.Duration, cond func(*v1alpha1.
 	return last
 }
 
+// observed reports whether the status describes the rollout's latest spec.
+func observed(ro *v1alpha1.Rollout) bool {
+	return ro.Status.ObservedGeneration == strconv.FormatInt(ro.Generation, 10)
+}
+
 func (r *rollout) phase(p v1alpha1.RolloutPhase, timeout time.Duration) *v1alpha1.Rollout {
 	r.t.Helper()
 	return r.until("phase "+string(p), timeout, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == p && ro.Status.ObservedGeneration == strconv.FormatInt(ro.Generation, 10)
+		return ro.Status.Phase == p && observed(ro)
 	})
 }
 
