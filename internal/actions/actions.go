@@ -32,6 +32,24 @@ func GetRollout(ctx context.Context, c client.Client, key types.NamespacedName) 
 	return ro, nil
 }
 
+// GetExperiment reads an experiment. A NotFound error names the namespace it looked in.
+func GetExperiment(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Experiment, error) {
+	exp := &v1alpha1.Experiment{}
+	if err := c.Get(ctx, key, exp); err != nil {
+		return nil, explain(err, key.Namespace)
+	}
+	return exp, nil
+}
+
+// GetAnalysisRun reads an analysis run. A NotFound error names the namespace it looked in.
+func GetAnalysisRun(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.AnalysisRun, error) {
+	run := &v1alpha1.AnalysisRun{}
+	if err := c.Get(ctx, key, run); err != nil {
+		return nil, explain(err, key.Namespace)
+	}
+	return run, nil
+}
+
 // explain adds the namespace to a NotFound error: the API server's message names the
 // object but not where it looked, and a wrong namespace is the usual cause.
 func explain(err error, namespace string) error {

@@ -61,12 +61,16 @@ func newHarness(t *testing.T, fixtureName string, extra ...client.Object) *harne
 		t.Fatal(err)
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).
-		WithStatusSubresource(&v1alpha1.Rollout{}, &v1alpha1.Experiment{}).
-		// The real API server selects Rollouts by metadata.name; the fake needs an index.
-		WithIndex(&v1alpha1.Rollout{}, "metadata.name", func(o client.Object) []string { return []string{o.GetName()} }).
+		WithStatusSubresource(&v1alpha1.Rollout{}, &v1alpha1.Experiment{}, &v1alpha1.AnalysisRun{}).
+		// The real API server selects objects by metadata.name; the fake needs an index.
+		WithIndex(&v1alpha1.Rollout{}, "metadata.name", byName).
+		WithIndex(&v1alpha1.Experiment{}, "metadata.name", byName).
+		WithIndex(&v1alpha1.AnalysisRun{}, "metadata.name", byName).
 		WithObjects(append(objs, extra...)...).Build()
 	return &harness{t: t, client: c, out: &syncBuffer{}, errOut: &syncBuffer{}}
 }
+
+func byName(o client.Object) []string { return []string{o.GetName()} }
 
 func (h *harness) command(argv0 string) *cobra.Command {
 	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: h.out, ErrOut: h.errOut}, argv0)

@@ -24,6 +24,14 @@ const (
   # Watch a rollout's progress
   %[1]s get rollout guestbook -w`
 
+	getGroupExample = getExample + `
+
+  # Get an experiment
+  %[1]s get experiment my-experiment
+
+  # See why an analysis run failed
+  %[1]s get analysisrun guestbook-6c5d4b8f9-2`
+
 	getRolloutLong = `Get details about and a visual representation of a rollout: its status, strategy,
 step and weights, images, replica counts, and a tree of its revisions with their
 ReplicaSets, pods, AnalysisRuns and Experiments.
@@ -44,13 +52,13 @@ Tree view icons
 // NewCmdGet returns the `get` command group.
 func NewCmdGet(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "get <rollout> NAME",
-		Short:   "Get details about a rollout",
-		Long:    "This command consists of subcommands that show extended information about a rollout.",
-		Example: o.Example(getExample),
+		Use:     "get <rollout|experiment|analysisrun> NAME",
+		Short:   "Get details about rollouts, experiments and analysis runs",
+		Long:    "This command consists of subcommands that show extended information about a rollout, an experiment or an analysis run.",
+		Example: o.Example(getGroupExample),
 		RunE:    parentRunE,
 	}
-	cmd.AddCommand(NewCmdGetRollout(o))
+	cmd.AddCommand(NewCmdGetRollout(o), NewCmdGetExperiment(o), NewCmdGetAnalysisRun(o))
 	return cmd
 }
 
@@ -129,11 +137,8 @@ func (g *GetRolloutOptions) Run(ctx context.Context) error {
 		}
 		return g.render(g.Out, objectsOf(ro, lists...))
 	}
-	if g.TimeoutSeconds > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(g.TimeoutSeconds)*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := withTimeout(ctx, g.TimeoutSeconds)
+	defer cancel()
 	return g.watch(ctx, sources)
 }
 
@@ -142,75 +147,18 @@ func (g *GetRolloutOptions) render(w io.Writer, objs rolloutinfo.Objects) error 
 	return rolloutinfo.Render(w, info, rolloutinfo.RenderOptions{Now: g.Now(), Color: g.color})
 }
 
-// watch follows the rollout and its children and redraws after a change, at most every
-// minRedraw, and every second for the ages. A redraw that would print the same text is
-// skipped. It returns when ctx ends (interrupt or --timeout-seconds).
+// watch follows the rollout and its children and redraws the picture on every change.
 func (g *GetRolloutOptions) watch(ctx context.Context, children []source) error {
 	l := newLive(g.client, append([]source{rolloutSource(g.key)}, children...))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	l.start(ctx)
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-l.synced:
-	}
-
-	clear := isTerminal(g.Out)
-	var last time.Time
-	var shown []byte
-	draw := func() error {
-		last = time.Now()
+	return redraw(ctx, g.Out, l, func(buf *bytes.Buffer) (bool, error) {
 		ros := l.mirrors[0].items()
 		if len(ros) == 0 {
-			return nil // deleted, or not seen yet: keep the last picture
+			return false, nil
 		}
 		lists := make([][]client.Object, 0, len(l.mirrors)-1)
 		for _, m := range l.mirrors[1:] {
 			lists = append(lists, m.items())
 		}
-		var buf bytes.Buffer
-		if err := g.render(&buf, objectsOf(ros[0].(*v1alpha1.Rollout), lists...)); err != nil {
-			return err
-		}
-		if bytes.Equal(buf.Bytes(), shown) {
-			return nil
-		}
-		var prefix string
-		switch {
-		case clear:
-			prefix = clearScreen
-		case shown != nil:
-			// Without a terminal to clear, a blank line separates the pictures.
-			prefix = "\n"
-		}
-		shown = buf.Bytes()
-		_, err := io.WriteString(g.Out, prefix+string(shown))
-		return err
-	}
-	if err := draw(); err != nil {
-		return err
-	}
-	ticker := time.NewTicker(refresh)
-	defer ticker.Stop()
-	var throttle <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-l.changed:
-			if wait := minRedraw - time.Since(last); wait > 0 {
-				if throttle == nil {
-					throttle = time.After(wait)
-				}
-				continue
-			}
-		case <-throttle:
-			throttle = nil
-		case <-ticker.C:
-		}
-		if err := draw(); err != nil {
-			return err
-		}
-	}
+		return true, g.render(buf, objectsOf(ros[0].(*v1alpha1.Rollout), lists...))
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
@@ -18,14 +19,17 @@ import (
 // NewCmdList returns the `list` command group.
 func NewCmdList(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "list <rollouts>",
-		Short: "List rollouts",
+		Use:   "list <rollouts|experiments>",
+		Short: "List rollouts or experiments",
 		Example: o.Example(`
   # List the rollouts of the current namespace
-  %[1]s list rollouts`),
+  %[1]s list rollouts
+
+  # List the experiments of every namespace
+  %[1]s list experiments -A`),
 		RunE: parentRunE,
 	}
-	cmd.AddCommand(NewCmdListRollouts(o))
+	cmd.AddCommand(NewCmdListRollouts(o), NewCmdListExperiments(o))
 	return cmd
 }
 
@@ -200,4 +204,88 @@ func (l *ListRolloutsOptions) watch(ctx context.Context, w *tabwriter.Writer, pr
 			return err
 		}
 	}
+}
+
+// ListExperimentsOptions are the options of `list experiments`.
+type ListExperimentsOptions struct {
+	*Options
+	AllNamespaces bool
+
+	namespace string
+	client    client.WithWatch
+}
+
+// NewCmdListExperiments returns the `list experiments` command.
+func NewCmdListExperiments(o *Options) *cobra.Command {
+	l := &ListExperimentsOptions{Options: o}
+	cmd := &cobra.Command{
+		Use:     "experiments",
+		Aliases: []string{"experiment", "exp"},
+		Short:   "List experiments",
+		Long:    "List the experiments of a namespace (the current one unless -n or -A is given) with their status and age.",
+		Example: o.Example(`
+  # List experiments
+  %[1]s list experiments
+
+  # List experiments of all namespaces
+  %[1]s list experiments -A`),
+		Args: exactArgs(),
+		RunE: runVerb(l),
+	}
+	cmd.Flags().BoolVarP(&l.AllNamespaces, "all-namespaces", "A", false, "Include all namespaces")
+	return cmd
+}
+
+// Complete resolves the namespace and builds the client.
+func (l *ListExperimentsOptions) Complete([]string) error {
+	if !l.AllNamespaces {
+		ns, err := l.Namespace()
+		if err != nil {
+			return err
+		}
+		l.namespace = ns
+	}
+	var err error
+	l.client, err = l.NewClient()
+	return err
+}
+
+// Validate has nothing to check.
+func (l *ListExperimentsOptions) Validate() error { return nil }
+
+// Run prints the table, sorted by namespace and name.
+func (l *ListExperimentsOptions) Run(ctx context.Context) error {
+	var list v1alpha1.ExperimentList
+	if err := l.client.List(ctx, &list, client.InNamespace(l.namespace)); err != nil {
+		return err
+	}
+	if len(list.Items) == 0 {
+		fmt.Fprintln(l.ErrOut, "No resources found.")
+		return nil
+	}
+	items := list.Items
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Namespace != items[j].Namespace {
+			return items[i].Namespace < items[j].Namespace
+		}
+		return items[i].Name < items[j].Name
+	})
+	w := tabwriter.NewWriter(l.Out, 0, 0, 2, ' ', 0)
+	header := "NAME\tSTATUS\tAGE"
+	if l.AllNamespaces {
+		header = "NAMESPACE\t" + header
+	}
+	fmt.Fprintln(w, header)
+	for _, exp := range items {
+		phase := string(exp.Status.Phase)
+		if phase == "" {
+			phase = string(v1alpha1.AnalysisPhasePending)
+		}
+		line := fmt.Sprintf("%s\t%s\t%s", exp.Name, phase, duration.HumanDuration(l.Now().Sub(exp.CreationTimestamp.Time)))
+		if l.AllNamespaces {
+			line = exp.Namespace + "\t" + line
+		}
+		fmt.Fprintln(w, line)
+	}
+	return w.Flush()
 }

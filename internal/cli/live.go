@@ -72,9 +72,15 @@ func childSources(ro *v1alpha1.Rollout) ([]source, error) {
 }
 
 func rolloutSource(key types.NamespacedName) source {
+	return namedSource("Rollout", func() client.ObjectList { return &v1alpha1.RolloutList{} }, key)
+}
+
+// namedSource follows one object by name: the API server selects by metadata.name, so a
+// busy namespace is not streamed whole.
+func namedSource(kind string, newList func() client.ObjectList, key types.NamespacedName) source {
 	return source{
-		name:    "Rollout",
-		newList: func() client.ObjectList { return &v1alpha1.RolloutList{} },
+		name:    kind,
+		newList: newList,
 		opts:    []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{"metadata.name": key.Name}},
 		keep:    func(o client.Object) bool { return o.GetName() == key.Name },
 	}

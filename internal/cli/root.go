@@ -56,6 +56,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		NewCmdRestart(o),
 		NewCmdUndo(o),
 		NewCmdSet(o),
+		NewCmdTerminate(o),
 	)
 	// Cobra adds `completion` on its own; create it now to give it an example too.
 	cmd.InitDefaultCompletionCmd()

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/actions"
+	"github.com/tern-rollouts/tern/internal/rolloutinfo"
+)
+
+const getExperimentLong = `Get details about and a visual representation of an experiment: its status and
+message, the images of its templates, and a tree of its ReplicaSets with their pods and
+its AnalysisRuns.
+
+Tree view icons
+
+  Σ Experiment   ⧉ ReplicaSet   □ Pod   α AnalysisRun   ⊞ Job`
+
+// GetExperimentOptions are the options of `get experiment`.
+type GetExperimentOptions struct {
+	*Options
+	Watch          bool
+	NoColor        bool
+	TimeoutSeconds int
+
+	key    types.NamespacedName
+	color  bool
+	client client.WithWatch
+}
+
+// NewCmdGetExperiment returns the `get experiment` command.
+func NewCmdGetExperiment(o *Options) *cobra.Command {
+	g := &GetExperimentOptions{Options: o}
+	cmd := &cobra.Command{
+		Use:     "experiment NAME",
+		Aliases: []string{"exp", "experiments"},
+		Short:   "Get details about an experiment",
+		Long:    getExperimentLong,
+		Example: o.Example(`
+  # Get an experiment
+  %[1]s get experiment my-experiment
+
+  # Watch an experiment's progress
+  %[1]s get experiment my-experiment -w`),
+		Args: exactArgs("NAME"),
+		RunE: runVerb(g),
+	}
+	cmd.Flags().BoolVarP(&g.Watch, "watch", "w", false, "Watch live updates to the experiment")
+	cmd.Flags().BoolVar(&g.NoColor, "no-color", false, "Do not colorize output")
+	cmd.Flags().IntVar(&g.TimeoutSeconds, "timeout-seconds", 0, "Stop watching after this many seconds (0: never)")
+	return cmd
+}
+
+// Complete reads the arguments and builds the client.
+func (g *GetExperimentOptions) Complete(args []string) error {
+	ns, err := g.Namespace()
+	if err != nil {
+		return err
+	}
+	g.key = types.NamespacedName{Namespace: ns, Name: args[0]}
+	g.color = useColor(g.Out, g.NoColor)
+	g.client, err = g.NewClient()
+	return err
+}
+
+// Validate checks the flags.
+func (g *GetExperimentOptions) Validate() error {
+	if g.TimeoutSeconds < 0 {
+		return fmt.Errorf("--timeout-seconds must not be negative, got %d", g.TimeoutSeconds)
+	}
+	return nil
+}
+
+// experimentSources lists what an experiment owns. Its ReplicaSets share no label, so
+// the namespace's are listed and kept by owner; pods are kept by the name of the
+// ReplicaSet owning them, which starts with the experiment's name.
+func experimentSources(exp *v1alpha1.Experiment) []source {
+	ns := client.InNamespace(exp.Namespace)
+	owned := func(o client.Object) bool { return ownedBy(o, exp.UID) }
+	podOfExperiment := func(o client.Object) bool {
+		ref := metav1.GetControllerOf(o)
+		return ref != nil && ref.Kind == "ReplicaSet" && strings.HasPrefix(ref.Name, exp.Name+"-")
+	}
+	return []source{
+		{"ReplicaSets", func() client.ObjectList { return &appsv1.ReplicaSetList{} }, []client.ListOption{ns}, owned},
+		{"Pods", func() client.ObjectList { return &corev1.PodList{} }, []client.ListOption{ns}, podOfExperiment},
+		{"AnalysisRuns", func() client.ObjectList { return &v1alpha1.AnalysisRunList{} }, []client.ListOption{ns}, owned},
+	}
+}
+
+func ownedBy(o client.Object, uid types.UID) bool {
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// Run prints the experiment once, or redraws it on every change with --watch.
+func (g *GetExperimentOptions) Run(ctx context.Context) error {
+	exp, err := actions.GetExperiment(ctx, g.client, g.key)
+	if err != nil {
+		return err
+	}
+	sources := experimentSources(exp)
+	if !g.Watch {
+		lists, err := fetch(ctx, g.client, sources)
+		if err != nil {
+			return err
+		}
+		return g.render(g.Out, exp, lists)
+	}
+	ctx, cancel := withTimeout(ctx, g.TimeoutSeconds)
+	defer cancel()
+	newList := func() client.ObjectList { return &v1alpha1.ExperimentList{} }
+	l := newLive(g.client, append([]source{namedSource("Experiment", newList, g.key)}, sources...))
+	return redraw(ctx, g.Out, l, func(buf *bytes.Buffer) (bool, error) {
+		exps := l.mirrors[0].items()
+		if len(exps) == 0 {
+			return false, nil
+		}
+		lists := make([][]client.Object, 0, len(l.mirrors)-1)
+		for _, m := range l.mirrors[1:] {
+			lists = append(lists, m.items())
+		}
+		return true, g.render(buf, exps[0].(*v1alpha1.Experiment), lists)
+	})
+}
+
+func (g *GetExperimentOptions) render(w io.Writer, exp *v1alpha1.Experiment, lists [][]client.Object) error {
+	objs := objectsOf(nil, lists...)
+	view := rolloutinfo.NewExperiment(exp, objs)
+	return rolloutinfo.RenderExperiment(w, view, rolloutinfo.RenderOptions{Now: g.Now(), Color: g.color})
+}
