@@ -360,9 +360,9 @@ func TestBlueGreenControllerKilledMidUpdate(t *testing.T) {
 	}
 	ctl := start()
 	t.Cleanup(func() {
-		ctl.stop()
+		ctl.Stop()
 		if t.Failed() {
-			ctl.dumpLog(100)
+			ctl.DumpLog(100)
 		}
 	})
 	r := givenYAML(t, ns, "kill", manifest)
@@ -371,7 +371,7 @@ func TestBlueGreenControllerKilledMidUpdate(t *testing.T) {
 		r.setImage(img)
 		// Kill at a different point of each update.
 		time.Sleep(time.Duration(50+150*i) * time.Millisecond)
-		ctl.kill()
+		ctl.Kill()
 		ctl = start()
 		ro := r.until("update "+img+" complete", timeout, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&

@@ -239,9 +239,9 @@ func TestCanaryControllerKilledMidStep(t *testing.T) {
 	}
 	ctl := start()
 	t.Cleanup(func() {
-		ctl.stop()
+		ctl.Stop()
 		if t.Failed() {
-			ctl.dumpLog(100)
+			ctl.DumpLog(100)
 		}
 	})
 	r := givenYAML(t, ns, "ck", manifest)
@@ -250,7 +250,7 @@ func TestCanaryControllerKilledMidStep(t *testing.T) {
 		r.setImage(img)
 		for k := 0; k < 3; k++ {
 			time.Sleep(time.Duration(300+200*i+100*k) * time.Millisecond)
-			ctl.kill()
+			ctl.Kill()
 			ctl = start()
 		}
 		ro := r.until("update "+img+" complete", 90*time.Second, func(ro *v1alpha1.Rollout) bool {

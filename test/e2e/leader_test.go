@@ -62,9 +62,9 @@ func TestLeaderElectionFailover(t *testing.T) {
 	replicas := []*replica{start(0), start(1)}
 	t.Cleanup(func() {
 		for _, r := range replicas {
-			r.p.stop()
+			r.p.Stop()
 			if t.Failed() {
-				r.p.dumpLog(60)
+				r.p.DumpLog(60)
 			}
 		}
 	})
@@ -99,7 +99,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	}
 
 	// Kill the leader; the standby must take over and finish an update.
-	replicas[leader].p.kill()
+	replicas[leader].p.Kill()
 	killed := time.Now()
 	r.setImage("nginx:2")
 	r.until("update finished by the standby", 60*time.Second, func(ro *v1alpha1.Rollout) bool {

@@ -6,12 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,11 +48,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	controllerBin = filepath.Join(dir, "tern-controller")
-	build := exec.Command("go", "build", "-o", controllerBin, "github.com/tern-rollouts/tern/cmd/tern-controller")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tern-controller:", err)
+	controllerBin, err = framework.BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-controller")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	ctl, err := startController(filepath.Join(dir, "controller.log"), kubeconfig)
@@ -63,69 +59,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	ctl.stop()
+	ctl.Stop()
 	if code != 0 {
-		ctl.dumpLog(200)
+		ctl.DumpLog(200)
 	}
 	return code
 }
 
-// controllerProcess is a tern-controller started by a test; only it is ever signalled.
-type controllerProcess struct {
-	cmd *exec.Cmd
-	log string
-}
+// controllerProcess is a tern-controller started by a test.
+type controllerProcess = framework.Process
 
 func startController(logPath, kubeconfig string, extra ...string) (*controllerProcess, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{
-		"--kubeconfig", kubeconfig,
-		"--leader-elect=false",
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0",
-		"--zap-log-level", "debug",
-	}, extra...)
-	cmd := exec.Command(controllerBin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting tern-controller: %w", err)
-	}
-	go func() { _ = cmd.Wait(); f.Close() }()
-	return &controllerProcess{cmd: cmd, log: logPath}, nil
-}
-
-// stop ends the controller gracefully; kill ends it at once, as a crash would.
-func (p *controllerProcess) stop() { p.signal(syscall.SIGTERM) }
-func (p *controllerProcess) kill() { p.signal(syscall.SIGKILL) }
-
-func (p *controllerProcess) signal(sig syscall.Signal) {
-	if p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	for i := 0; i < 100; i++ {
-		if p.cmd.ProcessState != nil || syscall.Kill(p.cmd.Process.Pid, 0) != nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = p.cmd.Process.Kill()
-}
-
-func (p *controllerProcess) dumpLog(lines int) {
-	data, err := os.ReadFile(p.log)
-	if err != nil {
-		return
-	}
-	all := strings.Split(string(data), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	fmt.Fprintf(os.Stderr, "---- last %d lines of %s ----\n%s\n", lines, p.log, strings.Join(all, "\n"))
+	return framework.StartProcess(logPath, controllerBin, framework.ControllerArgs(kubeconfig, extra...)...)
 }
 
 func newClient(t testing.TB) client.Client {

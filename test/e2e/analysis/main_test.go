@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,9 +75,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer sim.stop()
+	defer sim.Stop()
 	if err := waitHTTP("http://"+simAddr+"/healthz", 30*time.Second); err != nil {
-		sim.dumpLog(50)
+		sim.DumpLog(50)
 		fmt.Fprintln(os.Stderr, "traffic simulator:", err)
 		return 1
 	}
@@ -99,56 +98,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	ctl.stop()
+	ctl.Stop()
 	if code != 0 {
-		ctl.dumpLog(150)
+		ctl.DumpLog(150)
 	}
 	return code
 }
 
 // process is a server started by the suite; only it is ever signalled, by its PID.
-type process struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
+type process = framework.Process
 
 func start(logPath, bin string, args ...string) (*process, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	p := &process{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *process) dumpLog(lines int) {
-	data, err := os.ReadFile(p.log)
-	if err != nil {
-		return
-	}
-	all := strings.Split(string(data), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	fmt.Fprintf(os.Stderr, "---- last %d lines of %s ----\n%s\n", lines, p.log, strings.Join(all, "\n"))
+	return framework.StartProcess(logPath, bin, args...)
 }
 
 func freeAddr() string {
