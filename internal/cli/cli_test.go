@@ -45,6 +45,8 @@ type harness struct {
 	client client.WithWatch
 	out    *syncBuffer
 	errOut *syncBuffer
+	// in is what the command reads on standard input.
+	in string
 }
 
 func newHarness(t *testing.T, fixtureName string, extra ...client.Object) *harness {
@@ -73,7 +75,7 @@ func newHarness(t *testing.T, fixtureName string, extra ...client.Object) *harne
 func byName(o client.Object) []string { return []string{o.GetName()} }
 
 func (h *harness) command(argv0 string) *cobra.Command {
-	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: h.out, ErrOut: h.errOut}, argv0)
+	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(h.in), Out: h.out, ErrOut: h.errOut}, argv0)
 	o.NewClient = func() (client.WithWatch, error) { return h.client, nil }
 	o.Now = func() time.Time { return fixture.Now }
 	return NewRootCommand(o)

@@ -159,6 +159,10 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		if len(args) == len(names) {
 			return nil
 		}
+		if len(names) == 0 {
+			return fmt.Errorf("%q takes no arguments, got %d\nSee '%s --help' for usage",
+				cmd.CommandPath(), len(args), cmd.CommandPath())
+		}
 		return fmt.Errorf("%q needs %s, got %d argument(s)\nSee '%s --help' for usage",
 			cmd.CommandPath(), strings.Join(names, " "), len(args), cmd.CommandPath())
 	}

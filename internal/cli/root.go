@@ -57,6 +57,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		NewCmdUndo(o),
 		NewCmdSet(o),
 		NewCmdTerminate(o),
+		NewCmdLint(o),
 	)
 	// Cobra adds `completion` on its own; create it now to give it an example too.
 	cmd.InitDefaultCompletionCmd()
