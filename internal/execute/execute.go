@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +43,11 @@ type Result struct {
 	CreatedReplicaSets []string
 	// StatusWritten is the Rollout returned by the status patch, nil if none was made.
 	StatusWritten *v1alpha1.Rollout
+	// EvictedPods are the pods evicted; the next plan must see them go.
+	EvictedPods []string
+	// RetryAfter, when not zero, asks to plan again that soon: a disruption budget
+	// refused an eviction.
+	RetryAfter time.Duration
 }
 
 // Apply carries out a Decision for ro. On the first failing action it stops: the
@@ -57,6 +63,21 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 			continue
 		}
 		skipEvents = false
+		if ev, ok := a.(plan.EvictPod); ok {
+			done, wait, err := e.evict(ctx, ro.Namespace, ev)
+			switch {
+			case errors.Is(err, errEvictionRefused):
+				// The budget decides when; the other writes and the status go ahead.
+				if res.RetryAfter == 0 || wait < res.RetryAfter {
+					res.RetryAfter = wait
+				}
+			case err != nil:
+				return res, err
+			case done:
+				res.EvictedPods = append(res.EvictedPods, ev.Name)
+			}
+			continue
+		}
 		done, err := e.apply(ctx, ro, a)
 		if errors.Is(err, ErrCollision) {
 			return res, e.bumpCollisionCount(ctx, ro, err)
@@ -129,6 +150,19 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 			"spec":     map[string]any{"selector": map[string]any{v1alpha1.DefaultRolloutUniqueLabelKey: a.Hash}},
 		}
 		return true, e.patch(ctx, &corev1.Service{}, ns, a.Service, types.MergePatchType, patch)
+	case plan.ScaleDeployment:
+		patch := map[string]any{"spec": map[string]any{"replicas": a.Replicas}}
+		return true, e.patch(ctx, &appsv1.Deployment{}, ns, a.Name, types.MergePatchType, patch)
+	case plan.AnnotateRollout:
+		ann := map[string]any{}
+		for k, v := range a.Annotations {
+			if v == nil {
+				ann[k] = nil
+			} else {
+				ann[k] = *v
+			}
+		}
+		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
 	case plan.SetRolloutRevision:
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.RevisionAnnotation: a.Revision}}}
 		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)

@@ -81,6 +81,24 @@ type SetRolloutRevision struct {
 	Revision string
 }
 
+// EvictPod evicts a pod through the Eviction API, so that PodDisruptionBudgets apply.
+// A pod already gone, or replaced by another of that name (UID), needs nothing.
+type EvictPod struct {
+	Name string
+	UID  string
+}
+
+// ScaleDeployment scales the Deployment a workloadRef names (scaleDown).
+type ScaleDeployment struct {
+	Name     string
+	Replicas int32
+}
+
+// AnnotateRollout sets (non-nil value) or removes (nil value) annotations of the Rollout.
+type AnnotateRollout struct {
+	Annotations map[string]*string
+}
+
 // Event records a Kubernetes Event on the Rollout.
 type Event struct {
 	Type    string // corev1.EventTypeNormal or corev1.EventTypeWarning
@@ -96,6 +114,9 @@ func (DeleteReplicaSet) isAction()      {}
 func (SetReplicaSetMetadata) isAction() {}
 func (SetServiceSelector) isAction()    {}
 func (SetRolloutRevision) isAction()    {}
+func (EvictPod) isAction()              {}
+func (ScaleDeployment) isAction()       {}
+func (AnnotateRollout) isAction()       {}
 func (Event) isAction()                 {}
 
 func normalEvent(reason, format string, args ...any) Event {

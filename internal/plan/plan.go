@@ -108,11 +108,12 @@ func (p *planner) run() {
 		p.all = append(p.all, rs)
 	}
 
-	if errs, onlyServices := p.validate(); len(errs) > 0 {
+	if errs, onlyMissing := p.validate(); len(errs) > 0 {
 		created := p.ro.CreationTimestamp.Time
-		if onlyServices && p.now.Time.Before(created.Add(serviceGrace)) {
-			// `kubectl apply -f` of a file with the Rollout before its Services creates
-			// them a moment apart; only a Service still missing after that is an error.
+		if onlyMissing && p.now.Time.Before(created.Add(serviceGrace)) {
+			// `kubectl apply -f` of a file with the Rollout before its Services (or its
+			// workloadRef) creates them a moment apart; only an object still missing
+			// after that is an error.
 			p.requeueAt(created.Add(serviceGrace))
 			return
 		}
@@ -137,21 +138,28 @@ func (p *planner) run() {
 	default:
 		p.canary()
 	}
+	p.restart()
 	p.collectGarbage()
 	p.finishStatus()
+	p.scaleDownWorkload()
 	p.actions = append(p.actions, p.tail...)
 }
 
 // serviceGrace is how long after its creation a Rollout may wait for its Services.
 const serviceGrace = 5 * time.Second
 
-// validate checks the spec and the objects it refers to; onlyServices is true when the
-// sole problem is Services that do not exist (yet).
-func (p *planner) validate() (errs field.ErrorList, onlyServices bool) {
+// validate checks the spec and the objects it refers to; onlyMissing is true when the
+// sole problem is referenced objects (Services, workloadRef) that do not exist (yet).
+func (p *planner) validate() (errs field.ErrorList, onlyMissing bool) {
 	errs = validation.ValidateRollout(p.ro)
 	if len(errs) > 0 {
 		return errs, false
 	}
+	werrs, missing := p.resolveWorkload()
+	if len(werrs) > 0 && !missing {
+		return werrs, false
+	}
+	errs = append(errs, werrs...)
 	for _, ref := range referencedServices(p.ro) {
 		if _, ok := p.s.Services[ref.name]; !ok {
 			errs = append(errs, field.Invalid(ref.path, ref.name, fmt.Sprintf("service %q not found", ref.name)))

@@ -34,6 +34,10 @@ type world struct {
 	runs     []*v1alpha1.AnalysisRun
 	uid      int
 	last     Decision
+	// pods models single pods (sim_pods_test.go); nil leaves them out.
+	pods *podSim
+	// workload is what the rollout's workloadRef resolves to.
+	workload *snapshot.Workload
 }
 
 var epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -95,6 +99,7 @@ func (w *world) snapshot() *snapshot.Snapshot {
 	for _, ar := range w.runs {
 		s.AnalysisRuns = append(s.AnalysisRuns, ar.DeepCopy())
 	}
+	w.snapshotPodsAndWorkload(s)
 	return s
 }
 
@@ -202,6 +207,8 @@ func (w *world) apply(a Action) {
 	case AdoptReplicaSet:
 		isController := true
 		w.rss[a.Name].OwnerReferences = []metav1.OwnerReference{{Kind: "Rollout", Name: w.ro.Name, UID: w.ro.UID, Controller: &isController}}
+	case EvictPod, ScaleDeployment, AnnotateRollout:
+		w.applyPodsAndWorkload(a)
 	default:
 		w.t.Fatalf("unknown action %T", a)
 	}
@@ -210,6 +217,10 @@ func (w *world) apply(a Action) {
 // kubelet brings every ReplicaSet's pods to its spec at once; pods of images marked
 // not ready run but never become ready.
 func (w *world) kubelet() {
+	if w.pods != nil {
+		w.pods.kubelet(w)
+		return
+	}
 	for _, rs := range w.rss {
 		n := specReplicas(rs)
 		rs.Status.Replicas = n

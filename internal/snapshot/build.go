@@ -40,10 +40,17 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 		s.ReplicaSets = append(s.ReplicaSets, &owned.Items[i])
 	}
 
-	if ro.Spec.Selector != nil && (len(ro.Spec.Selector.MatchLabels) > 0 || len(ro.Spec.Selector.MatchExpressions) > 0) {
-		if sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector); err == nil && !sel.Empty() {
-			s.Orphans, err = orphans(ctx, r, ns, sel)
-			if err != nil {
+	var err error
+	if s.Workload, err = resolveWorkload(ctx, r, ro); err != nil {
+		return nil, err
+	}
+	if sel := selectorOf(ro, s.Workload); sel != nil {
+		if s.Orphans, err = orphans(ctx, r, ns, sel); err != nil {
+			return nil, err
+		}
+		if RestartPending(ro) {
+			// Only a restart looks at single pods; reading them otherwise is wasted work.
+			if s.Pods, err = podsOf(ctx, r, ns, sel, s.ReplicaSets); err != nil {
 				return nil, err
 			}
 		}

@@ -26,6 +26,11 @@ type Snapshot struct {
 	Services map[string]*corev1.Service
 	// AnalysisRuns owned by the Rollout.
 	AnalysisRuns []*v1alpha1.AnalysisRun
+	// Workload is what spec.workloadRef resolved to; nil without a workloadRef.
+	Workload *Workload
+	// Pods controlled by the Rollout's ReplicaSets (terminating ones included), read
+	// only while a restart (spec.restartAt) is pending.
+	Pods []*corev1.Pod
 	// Now is the instant the decision is made for.
 	Now time.Time
 }

@@ -65,6 +65,9 @@ const (
 	ServiceNotFoundMessage                 = "services %q not found"
 	AnalysisTemplateNotFoundMessage        = "analysistemplates.argoproj.io %q not found"
 	ClusterAnalysisTemplateNotFoundMessage = "clusteranalysistemplates.argoproj.io %q not found"
+	DeploymentNotFoundMessage              = "deployments.apps %q not found"
+	ReplicaSetNotFoundMessage              = "replicasets.apps %q not found"
+	PodTemplateNotFoundMessage             = "podtemplates %q not found"
 )
 
 // ReferenceNotFound reports that the object named at fldPath does not exist, e.g.
