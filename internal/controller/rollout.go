@@ -44,6 +44,8 @@ type RolloutReconciler struct {
 
 	exec *execute.Executor
 	seen *expectations
+	// clusterTemplates is false when ClusterAnalysisTemplates cannot be listed.
+	clusterTemplates bool
 }
 
 // SetupWithManager registers the reconciler, its watches and cache indexes.
@@ -65,6 +67,9 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexTemplate, templateIndexer); err != nil {
+		return err
+	}
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID
 	})
@@ -72,14 +77,19 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	if workers <= 0 {
 		workers = 10
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.announce())).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfService)).
-		Complete(r)
+		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate))
+	r.clusterTemplates = clusterTemplatesReadable(ctx, mgr)
+	if r.clusterTemplates {
+		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate))
+	}
+	return b.Complete(r)
 }
 
 // announce records that the controller picked a Rollout up, as users' tooling expects a

@@ -166,6 +166,8 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 	case plan.SetRolloutRevision:
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.RevisionAnnotation: a.Revision}}}
 		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)
+	case plan.CreateAnalysisRun, plan.TerminateAnalysisRun, plan.DeleteAnalysisRun:
+		return e.applyAnalysis(ctx, ro, a)
 	}
 	return false, fmt.Errorf("unknown action %T", a)
 }

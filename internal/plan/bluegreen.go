@@ -98,7 +98,13 @@ func (p *planner) blueGreen() {
 			p.bgScaleDownOld(bg)
 			return
 		}
-		if !p.bgPauseDone(bg, fastTrack) {
+		pauseDone := p.bgPauseDone(bg, fastTrack)
+		preDone := p.bluePrePromotion(bg, fastTrack)
+		if p.st.Abort {
+			p.bgAbort(bg, stable)
+			return
+		}
+		if !pauseDone || !preDone {
 			p.bgScaleDownOld(bg)
 			return
 		}
@@ -109,12 +115,33 @@ func (p *planner) blueGreen() {
 			p.bgScaleDownOld(bg)
 			return
 		}
-		if old := p.byHash(p.activeHash); old != nil && old != p.newRS {
+		if old := p.byHash(p.activeHash); old != nil && old != p.newRS && (old != stable || !p.postPromotionDue(bg, fastTrack)) {
 			p.delayScaleDown(old, bg.ScaleDownDelaySecondsOrDefault())
 		}
 		p.switchActive(bg, cur)
 	}
 
+	if p.postPromotionDue(bg, fastTrack) {
+		if !p.bluePostPromotion(bg, fastTrack) {
+			if p.st.Abort {
+				p.bgAbort(bg, stable)
+				return
+			}
+			// The stable version stays up to be switched back to should the analysis fail.
+			if stable != nil {
+				p.keepUp(stable, replicas)
+				p.an.holdStable = true
+			}
+			p.bgScaleDownOld(bg)
+			return
+		}
+	}
+	if bg.PostPromotionAnalysis != nil && stable != nil && stable != p.newRS && !p.delayed[stable.Name] && p.replicasOf(stable) > 0 {
+		if _, ok := scaleDownDeadline(stable); !ok {
+			// Kept up through the post-promotion analysis: its scale-down delay starts now.
+			p.delayScaleDown(stable, bg.ScaleDownDelaySecondsOrDefault())
+		}
+	}
 	p.st.StableRS = cur
 	switch {
 	case p.old.PromoteFull:
@@ -242,7 +269,7 @@ func (p *planner) bgScaleDownOld(bg *v1alpha1.BlueGreenStrategy) {
 	var olds []*appsv1.ReplicaSet
 	for _, rs := range p.all {
 		h := rs.Labels[hashKey]
-		if rs == p.newRS || h == p.activeHash || h == p.previewHash || p.replicasOf(rs) == 0 {
+		if rs == p.newRS || h == p.activeHash || h == p.previewHash || p.replicasOf(rs) == 0 || p.an.holdStable && h == p.st.StableRS {
 			continue
 		}
 		olds = append(olds, rs)

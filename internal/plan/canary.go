@@ -2,13 +2,9 @@ package plan
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
@@ -115,14 +111,17 @@ func (p *planner) canaryUpdate(c *v1alpha1.CanaryStrategy) {
 		p.clearPause()
 		p.st.CurrentStepIndex = indexPtr(len(c.Steps), len(c.Steps))
 	case p.newRS != nil:
-		p.runSteps(c, stable)
+		p.canaryBackground(c)
+		if !p.st.Abort && !p.heldByBackground() {
+			p.runSteps(c, stable)
+		}
 		if p.st.Abort {
 			p.canaryAbort(c, stable)
 			return
 		}
 	}
 
-	if p.newRS != nil && !p.created && available(p.newRS) >= replicas {
+	if p.newRS != nil && !p.created && available(p.newRS) >= replicas && !p.heldByBackground() {
 		reason := ""
 		switch {
 		case p.st.PromoteFull:
@@ -433,83 +432,16 @@ func (p *planner) pauseDone(pause *v1alpha1.RolloutPause) bool {
 	return false
 }
 
-// stepAnalysisDone follows the AnalysisRun of an analysis step: success completes the
-// step, failure or error aborts, inconclusive pauses until a user decides.
+// stepAnalysisDone follows the AnalysisRun of an analysis step (analysis.go): success
+// completes the step, failure or error aborts, inconclusive pauses until a user decides.
 func (p *planner) stepAnalysisDone(i int) bool {
-	ar := p.stepAnalysisRun(i)
-	if ar == nil {
-		p.cn.indefinite = true
-		return false
-	}
-	phase := ar.Status.Phase
-	p.st.Canary.CurrentStepAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: ar.Name, Status: phase, Message: ar.Status.Message}
-	switch phase {
-	case v1alpha1.AnalysisPhaseSuccessful:
+	switch p.followRun(kindStep, p.ro.Spec.Strategy.Canary.Steps[i].Analysis, i) {
+	case runSucceeded:
 		return true
-	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
-		p.st.Abort = true
-		p.abortMessage = ar.Status.Message
-		if p.abortMessage == "" {
-			p.abortMessage = fmt.Sprintf("AnalysisRun %q ended %s", ar.Name, phase)
-		}
-		return false
-	case v1alpha1.AnalysisPhaseInconclusive:
-		if findPause(p.st.PauseConditions, v1alpha1.PauseReasonInconclusiveAnalysis) != nil {
-			return false
-		}
-		if p.st.ControllerPause && len(p.st.PauseConditions) == 0 {
-			// A user resumed: going on is their decision.
-			return true
-		}
-		p.addPause(v1alpha1.PauseReasonInconclusiveAnalysis)
-		return false
-	default:
+	case runWaiting:
 		p.cn.indefinite = true
-		return false
 	}
-}
-
-// stepAnalysisRun finds the AnalysisRun of step i of this update, named
-// <rollout>-<hash>-<revision>-<step>, or that name with a ".N" suffix when it was run
-// again; the newest wins.
-func (p *planner) stepAnalysisRun(i int) *v1alpha1.AnalysisRun {
-	name := fmt.Sprintf("%s-%s-%d-%d", p.ro.Name, p.st.CurrentPodHash, p.newRev, i)
-	var runs []*v1alpha1.AnalysisRun
-	for _, ar := range p.s.AnalysisRuns {
-		owner := metav1.GetControllerOf(ar)
-		if owner == nil || owner.UID != p.ro.UID || !runOf(ar.Name, name) {
-			continue
-		}
-		runs = append(runs, ar)
-	}
-	if len(runs) == 0 {
-		return nil
-	}
-	sort.SliceStable(runs, func(a, b int) bool {
-		ta, tb := runs[a].CreationTimestamp, runs[b].CreationTimestamp
-		if !ta.Equal(&tb) {
-			return ta.Before(&tb)
-		}
-		return retryNumber(runs[a].Name, name) < retryNumber(runs[b].Name, name)
-	})
-	return runs[len(runs)-1]
-}
-
-func runOf(arName, name string) bool {
-	return arName == name || retryNumber(arName, name) > 0
-}
-
-// retryNumber is N of a "<name>.N" run, 0 for the first run or another name.
-func retryNumber(arName, name string) int {
-	rest, ok := strings.CutPrefix(arName, name+".")
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return n
+	return false
 }
 
 // stepString names a step in events the way the contract spells it.

@@ -68,6 +68,8 @@ type planner struct {
 	resumeAt int
 	// cn is the working state of the canary strategy.
 	cn canaryState
+	// an is the working state of the analysis (analysis.go).
+	an analysisState
 }
 
 func newPlanner(s *snapshot.Snapshot) *planner {
@@ -140,6 +142,7 @@ func (p *planner) run() {
 	}
 	p.restart()
 	p.collectGarbage()
+	p.finishAnalysis()
 	p.finishStatus()
 	p.scaleDownWorkload()
 	p.actions = append(p.actions, p.tail...)
@@ -165,7 +168,8 @@ func (p *planner) validate() (errs field.ErrorList, onlyMissing bool) {
 			errs = append(errs, field.Invalid(ref.path, ref.name, fmt.Sprintf("service %q not found", ref.name)))
 		}
 	}
-	return errs, true
+	aerrs, onlyMissingTemplates := p.validateAnalysis()
+	return append(errs, aerrs...), len(aerrs) == 0 || onlyMissingTemplates
 }
 
 type serviceRef struct {

@@ -32,6 +32,8 @@ type world struct {
 	actions  []Action
 	notReady map[string]bool // images whose pods never become ready
 	runs     []*v1alpha1.AnalysisRun
+	ats      map[string]*v1alpha1.AnalysisTemplateSpec // AnalysisTemplates by name
+	cats     map[string]*v1alpha1.AnalysisTemplateSpec // ClusterAnalysisTemplates by name
 	uid      int
 	last     Decision
 	// pods models single pods (sim_pods_test.go); nil leaves them out.
@@ -99,6 +101,7 @@ func (w *world) snapshot() *snapshot.Snapshot {
 	for _, ar := range w.runs {
 		s.AnalysisRuns = append(s.AnalysisRuns, ar.DeepCopy())
 	}
+	w.snapshotTemplates(s)
 	w.snapshotPodsAndWorkload(s)
 	return s
 }
@@ -207,6 +210,8 @@ func (w *world) apply(a Action) {
 	case AdoptReplicaSet:
 		isController := true
 		w.rss[a.Name].OwnerReferences = []metav1.OwnerReference{{Kind: "Rollout", Name: w.ro.Name, UID: w.ro.UID, Controller: &isController}}
+	case CreateAnalysisRun, TerminateAnalysisRun, DeleteAnalysisRun:
+		w.applyAnalysis(a)
 	case EvictPod, ScaleDeployment, AnnotateRollout:
 		w.applyPodsAndWorkload(a)
 	default:

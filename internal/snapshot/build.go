@@ -68,6 +68,10 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 		s.Services[name] = svc
 	}
 
+	if err := loadTemplates(ctx, r, ro, s); err != nil {
+		return nil, err
+	}
+
 	runs := &v1alpha1.AnalysisRunList{}
 	if err := r.List(ctx, runs, client.InNamespace(ns), client.MatchingFields{IndexOwnerUID: string(ro.UID)}); err != nil {
 		return nil, fmt.Errorf("listing analysisruns of rollout %s/%s: %w", ns, ro.Name, err)

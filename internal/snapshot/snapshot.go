@@ -21,6 +21,11 @@ type Snapshot struct {
 	// Orphans are ReplicaSets that match the Rollout's selector and have no controller;
 	// the planner adopts them.
 	Orphans []*appsv1.ReplicaSet
+	// AnalysisTemplates and ClusterAnalysisTemplates that the Rollout's analyses reference,
+	// directly or through other templates, by name; a referenced name absent from its map
+	// does not exist.
+	AnalysisTemplates        map[string]*v1alpha1.AnalysisTemplate
+	ClusterAnalysisTemplates map[string]*v1alpha1.ClusterAnalysisTemplate
 	// Services referenced by the strategy, by name; a referenced name that is absent from
 	// the map does not exist.
 	Services map[string]*corev1.Service
