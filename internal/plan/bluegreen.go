@@ -115,6 +115,12 @@ func (p *planner) blueGreen() {
 			p.bgScaleDownOld(bg)
 			return
 		}
+		if !p.canSelect(p.activeHash, cur) {
+			p.bgScaleDownOld(bg)
+			return
+		}
+		// The old version's deadline is written before the switch, so that a crash in
+		// between cannot leave it unmarked and scaled down at once.
 		if old := p.byHash(p.activeHash); old != nil && old != p.newRS && (old != stable || !p.postPromotionDue(bg, fastTrack)) {
 			p.delayScaleDown(old, bg.ScaleDownDelaySecondsOrDefault())
 		}
@@ -222,23 +228,13 @@ func (p *planner) bgPauseDone(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bo
 	return false
 }
 
-// switchActive points the active Service at hash, recording the switch for the status.
+// switchActive points the active Service at hash once that is safe (canSelect).
 func (p *planner) switchActive(bg *v1alpha1.BlueGreenStrategy, h string) {
-	if p.activeHash == h {
-		return
-	}
-	p.add(SetServiceSelector{Service: bg.ActiveService, From: p.activeHash, Hash: h})
-	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", bg.ActiveService, p.activeHash, h))
-	p.activeHash = h
+	p.switchService(bg.ActiveService, &p.activeHash, h)
 }
 
 func (p *planner) switchPreview(bg *v1alpha1.BlueGreenStrategy, h string) {
-	if bg.PreviewService == "" || p.previewHash == h {
-		return
-	}
-	p.add(SetServiceSelector{Service: bg.PreviewService, From: p.previewHash, Hash: h})
-	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", bg.PreviewService, p.previewHash, h))
-	p.previewHash = h
+	p.switchService(bg.PreviewService, &p.previewHash, h)
 }
 
 // keepUp keeps a ReplicaSet that serves traffic at full size and cancels any pending

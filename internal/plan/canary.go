@@ -277,19 +277,26 @@ func (p *planner) serviceHash(name string) string {
 // Service that selects no version yet serves every pod of the app, so it is only taken
 // over once the target is fully available, never shrinking what it serves.
 func (p *planner) switchService(name string, cur *string, target string) {
-	if name == "" || target == "" || *cur == target {
-		return
-	}
-	rs := p.byHash(target)
-	if rs == nil || p.created && rs == p.newRS || available(rs) == 0 {
-		return
-	}
-	if *cur == "" && available(rs) < specReplicas(rs) {
+	if name == "" || *cur == target || !p.canSelect(*cur, target) {
 		return
 	}
 	p.add(SetServiceSelector{Service: name, From: *cur, Hash: target})
 	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", name, *cur, target))
 	*cur = target
+}
+
+// canSelect reports whether a Service selecting cur may be pointed at target: only at a
+// version with available pods, and, for a Service not yet managed, only once it is fully
+// available (design invariant 1).
+func (p *planner) canSelect(cur, target string) bool {
+	if target == "" {
+		return false
+	}
+	rs := p.byHash(target)
+	if rs == nil || p.created && rs == p.newRS || available(rs) == 0 {
+		return false
+	}
+	return cur != "" || available(rs) >= specReplicas(rs)
 }
 
 // rollbackWithinWindow reports whether the update goes back to a version that was
