@@ -70,6 +70,9 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexTemplate, templateIndexer); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexWorkloadRef, workloadRefIndexer); err != nil {
+		return err
+	}
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID
 	})
@@ -84,6 +87,10 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfService)).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("Deployment"))).
+		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("ReplicaSet"))).
+		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("PodTemplate"))).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfRestartingPod)).
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate))
 	r.clusterTemplates = clusterTemplatesReadable(ctx, mgr)
 	if r.clusterTemplates {
@@ -154,7 +161,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		logger.V(1).Info("reconciled", "actions", len(d.Actions), "statusWritten", res.StatusWritten != nil,
 			"phase", d.Status.Phase, "requeueAfter", d.RequeueAfter)
 	}
-	return ctrl.Result{RequeueAfter: d.RequeueAfter}, nil
+	return ctrl.Result{RequeueAfter: soonest(d.RequeueAfter, res.RetryAfter)}, nil
 }
 
 // expectations remember, per Rollout, the writes whose echo the cache must show before
@@ -167,6 +174,7 @@ type expectations struct {
 type expectation struct {
 	resourceVersion uint64
 	replicaSets     []string
+	pods            []string
 	at              time.Time
 }
 
@@ -175,10 +183,10 @@ func newExpectations() *expectations {
 }
 
 func (e *expectations) record(ro *v1alpha1.Rollout, res execute.Result) {
-	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 {
+	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 && len(res.EvictedPods) == 0 {
 		return
 	}
-	exp := expectation{replicaSets: res.CreatedReplicaSets, at: time.Now()}
+	exp := expectation{replicaSets: res.CreatedReplicaSets, pods: res.EvictedPods, at: time.Now()}
 	if res.StatusWritten != nil {
 		exp.resourceVersion, _ = strconv.ParseUint(res.StatusWritten.ResourceVersion, 10, 64)
 	}
@@ -215,6 +223,9 @@ func (e *expectations) satisfied(ctx context.Context, c client.Reader, ro *v1alp
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, rs); err != nil {
 			return false, 200 * time.Millisecond
 		}
+	}
+	if !podsGone(ctx, c, ro.Namespace, exp.pods) {
+		return false, 200 * time.Millisecond
 	}
 	e.forget(key)
 	return true, 0

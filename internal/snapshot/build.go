@@ -48,6 +48,8 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 		if s.Orphans, err = orphans(ctx, r, ns, sel); err != nil {
 			return nil, err
 		}
+		// A ReplicaSet the workloadRef names lends its template; it is not ours to adopt.
+		s.Orphans = withoutWorkload(s.Orphans, ro)
 		if RestartPending(ro) {
 			// Only a restart looks at single pods; reading them otherwise is wasted work.
 			if s.Pods, err = podsOf(ctx, r, ns, sel, s.ReplicaSets); err != nil {

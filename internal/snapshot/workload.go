@@ -81,3 +81,19 @@ func WorkloadRefKey(ro *v1alpha1.Rollout) []string {
 	}
 	return nil
 }
+
+// withoutWorkload drops the ReplicaSet a workloadRef names from the orphans: it matches
+// the selector it lends, but it is the user's, not a version of the rollout.
+func withoutWorkload(orphans []*appsv1.ReplicaSet, ro *v1alpha1.Rollout) []*appsv1.ReplicaSet {
+	ref := ro.Spec.WorkloadRef
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return orphans
+	}
+	out := orphans[:0:0]
+	for _, rs := range orphans {
+		if rs.Name != ref.Name {
+			out = append(out, rs)
+		}
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/snapshot"
+)
+
+// indexWorkloadRef indexes Rollouts by the object their workloadRef names ("Kind/name").
+const indexWorkloadRef = ".spec.workloadRef"
+
+func workloadRefIndexer(o client.Object) []string {
+	return snapshot.WorkloadRefKey(o.(*v1alpha1.Rollout))
+}
+
+// rolloutsOfWorkload wakes the Rollouts whose workloadRef names the changed object, so
+// that an edit of a referenced Deployment (or its creation) is acted on at once.
+func (r *RolloutReconciler) rolloutsOfWorkload(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &v1alpha1.RolloutList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWorkloadRef: kind + "/" + o.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "listing rollouts of workload", "kind", kind, "workload", klog.KObj(o))
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, ro := range list.Items {
+			if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+			}
+		}
+		return reqs
+	}
+}
+
+// rolloutOfRestartingPod wakes the Rollout a pod belongs to (through its ReplicaSet), but
+// only while that Rollout restarts its pods: pods change all the time, and nothing else
+// the planner decides looks at single pods.
+func (r *RolloutReconciler) rolloutOfRestartingPod(ctx context.Context, o client.Object) []reconcile.Request {
+	ref := metav1.GetControllerOf(o)
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return nil
+	}
+	rs := &appsv1.ReplicaSet{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: ref.Name}, rs); err != nil || rs.UID != ref.UID {
+		return nil
+	}
+	owner := metav1.GetControllerOf(rs)
+	if owner == nil || owner.Kind != "Rollout" {
+		return nil
+	}
+	ro := &v1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: rs.Namespace, Name: owner.Name}, ro); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "reading rollout of pod", "pod", klog.KObj(o))
+		}
+		return nil
+	}
+	if ro.UID != owner.UID || ro.Labels[v1alpha1.LabelKeyControllerInstanceID] != r.InstanceID || !snapshot.RestartPending(ro) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}}}
+}
+
+// podsGone reports whether the cache shows each evicted pod gone or terminating; until
+// it does, planning again could evict a replacement's worth of pods twice.
+func podsGone(ctx context.Context, c client.Reader, ns string, names []string) bool {
+	for _, name := range names {
+		pod := &corev1.Pod{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)
+		if err == nil && pod.DeletionTimestamp == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// soonest is the earlier of two wake-ups, zero meaning none.
+func soonest(a, b time.Duration) time.Duration {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}

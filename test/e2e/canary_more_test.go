@@ -1,0 +1,366 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/framework"
+)
+
+// pods lists the rollout's pods (label app=<name>) that are not terminating.
+func (r *rollout) pods() []corev1.Pod {
+	r.t.Helper()
+	list := &corev1.PodList{}
+	if err := r.c.List(context.Background(), list, client.InNamespace(r.ns), client.MatchingLabels{"app": r.name}); err != nil {
+		r.t.Fatal(err)
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func podIsReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// watchReady samples the number of ready, not terminating pods of the rollout until
+// stop is called, which returns the lowest number seen.
+func (r *rollout) watchReady() (stop func() int) {
+	c := newClient(r.t)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	lowest := 1 << 30
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			list := &corev1.PodList{}
+			if err := c.List(context.Background(), list, client.InNamespace(r.ns), client.MatchingLabels{"app": r.name}); err != nil {
+				continue
+			}
+			n := 0
+			for i := range list.Items {
+				if p := &list.Items[i]; p.DeletionTimestamp == nil && podIsReady(p) {
+					n++
+				}
+			}
+			lowest = min(lowest, n)
+		}
+	}()
+	return func() int {
+		close(done)
+		wg.Wait()
+		return lowest
+	}
+}
+
+// restartAt: a 3-replica canary with a PodDisruptionBudget that allows one disruption
+// gets every pod replaced through evictions, never with more than one pod unavailable,
+// and status.restartedAt records the restart.
+func TestCanaryRestartAt(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "canary-restart")
+	r := givenYAML(t, ns, "rst", canaryManifest("rst", "nginx:1", 3, "steps:\n- setWeight: 50\n- pause: {}")+`---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: rst}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels: {app: rst}
+`)
+	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	framework.Eventually(t, timeout, func() (bool, string) {
+		n := len(r.pods())
+		return n == 3 && r.readyPods(r.get().Status.CurrentPodHash) == 3, fmt.Sprintf("%d pods", n)
+	})
+	old := map[types.UID]bool{}
+	for _, p := range r.pods() {
+		old[p.UID] = true
+	}
+	// Pod creation times have a resolution of one second: a restartAt in the next second
+	// is after every pod that exists now.
+	at := time.Now().Add(time.Second).UTC().Truncate(time.Second)
+	stop := r.watchReady()
+	r.patchSpec(types.MergePatchType, fmt.Sprintf(`{"spec":{"restartAt":%q}}`, at.Format(time.RFC3339)))
+	ro := r.until("restarted", 90*time.Second, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.RestartedAt != nil && ro.Status.RestartedAt.Time.Equal(at) && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
+	})
+	framework.Eventually(t, timeout, func() (bool, string) {
+		pods := r.pods()
+		ready, stale := 0, 0
+		for i := range pods {
+			if old[pods[i].UID] {
+				stale++
+			}
+			if podIsReady(&pods[i]) {
+				ready++
+			}
+		}
+		return stale == 0 && ready == 3, fmt.Sprintf("%d pods, %d ready, %d not restarted", len(pods), ready, stale)
+	})
+	if lowest := stop(); lowest < 2 {
+		t.Fatalf("only %d pods were ready at one point: more than one unavailable", lowest)
+	}
+	if got := r.replicaSets(); len(got) != 1 || got["rst-"+ro.Status.StableRS] != 3 {
+		t.Fatalf("a restart must not change the ReplicaSets: %v", got)
+	}
+}
+
+// canaryMetadata/stableMetadata reach the live pods: stable labels on the initial
+// deploy, canary labels on the new version during the update, stable labels once it is
+// promoted, and the canary-only label taken away.
+func TestCanaryEphemeralMetadataOnPods(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "canary-meta")
+	r := givenYAML(t, ns, "meta", canaryManifest("meta", "nginx:1", 4, `canaryMetadata:
+  labels: {role: canary, canary-only: "yes"}
+  annotations: {note: canary}
+stableMetadata:
+  labels: {role: stable}
+steps:
+- setWeight: 50
+- pause: {}`))
+	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.podLabels(stable, 4, map[string]string{"role": "stable"})
+
+	r.setImage("nginx:2")
+	canary := r.phase(v1alpha1.RolloutPhasePaused, timeout).Status.CurrentPodHash
+	r.podLabels(canary, 2, map[string]string{"role": "canary", "canary-only": "yes"})
+	r.podLabels(stable, 2, map[string]string{"role": "stable"})
+	for _, p := range r.pods() {
+		if p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == canary && p.Annotations["note"] != "canary" {
+			t.Fatalf("canary pod %s annotations %v", p.Name, p.Annotations)
+		}
+	}
+
+	r.promote()
+	r.until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == canary
+	})
+	r.podLabels(canary, 4, map[string]string{"role": "stable", "canary-only": ""})
+	for _, p := range r.pods() {
+		if _, ok := p.Annotations["note"]; ok {
+			t.Fatalf("pod %s kept the canary annotation: %v", p.Name, p.Annotations)
+		}
+		if p.Labels["app"] != "meta" {
+			t.Fatalf("pod %s lost a label of its template: %v", p.Name, p.Labels)
+		}
+	}
+}
+
+// podLabels waits until n live pods of a hash carry the labels ("" = absent).
+func (r *rollout) podLabels(hash string, n int, want map[string]string) {
+	r.t.Helper()
+	framework.Eventually(r.t, timeout, func() (bool, string) {
+		var got []string
+		ok := 0
+		for _, p := range r.pods() {
+			if p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash {
+				continue
+			}
+			match := true
+			for k, v := range want {
+				if p.Labels[k] != v {
+					match = false
+				}
+			}
+			if match {
+				ok++
+			}
+			got = append(got, fmt.Sprint(p.Labels))
+		}
+		return ok == n && len(got) == n, fmt.Sprintf("want %d pods of %s with %v; pods: %s", n, hash, want, strings.Join(got, " "))
+	})
+}
+
+// workloadRef to a Deployment with scaleDown onsuccess: the rollout runs the
+// Deployment's template, the Deployment goes to zero once the rollout is Healthy, and a
+// change of the Deployment's template is a canary update.
+func TestWorkloadRefDeployment(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "workload-ref")
+	r := givenYAML(t, ns, "wr", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: wr}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: wr}
+  template:
+    metadata:
+      labels: {app: wr}
+    spec:
+      containers:
+      - name: app
+        image: nginx:1
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: wr}
+spec:
+  replicas: 3
+  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: wr, scaleDown: onsuccess}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 34
+      - pause: {}
+`)
+	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if ro.Status.Selector != "app=wr" {
+		t.Fatalf("status.selector %q, want the Deployment's", ro.Status.Selector)
+	}
+	first := ro.Status.CurrentPodHash
+	framework.Eventually(t, timeout, func() (bool, string) {
+		d := r.deployment("wr")
+		return *d.Spec.Replicas == 0 && r.readyPods(first) == 3, fmt.Sprintf("deployment at %d, %d rollout pods ready", *d.Spec.Replicas, r.readyPods(first))
+	})
+	// Scaling the Deployment down bumped its generation (to 2): the rollout follows it
+	// without a new version, since the template did not change.
+	r.until("workload generation recorded", timeout, func(ro *v1alpha1.Rollout) bool {
+		gen := fmt.Sprint(r.deployment("wr").Generation)
+		return ro.Annotations[v1alpha1.WorkloadGenerationAnnotation] == gen && ro.Status.WorkloadObservedGeneration == gen &&
+			ro.Status.CurrentPodHash == first && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
+	})
+
+	framework.Kubectl(t, "-n", ns, "set", "image", "deployment/wr", "app=nginx:2")
+	ro = r.until("paused on the Deployment's new template", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && ro.Status.CurrentPodHash != first &&
+			ro.Status.WorkloadObservedGeneration == fmt.Sprint(r.deployment("wr").Generation)
+	})
+	second := ro.Status.CurrentPodHash
+	if got := r.replicaSets(); got["wr-"+first] != 2 || got["wr-"+second] != 1 {
+		t.Fatalf("replicasets at 34%%: %v", got)
+	}
+	r.promote()
+	r.until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == second
+	})
+	if d := r.deployment("wr"); *d.Spec.Replicas != 0 {
+		t.Fatalf("deployment scaled back to %d", *d.Spec.Replicas)
+	}
+}
+
+// A workloadRef to an object that does not exist yet is InvalidSpec with a message
+// naming it; creating the object lets the rollout go ahead.
+func TestWorkloadRefMissingPodTemplate(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "workload-missing")
+	r := givenYAML(t, ns, "wm", `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: wm}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: wm}
+  workloadRef: {apiVersion: v1, kind: PodTemplate, name: wm-template}
+  strategy:
+    canary: {}
+`)
+	ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	if !strings.Contains(ro.Status.Message, `podtemplates "wm-template" not found`) {
+		t.Fatalf("message %q", ro.Status.Message)
+	}
+	framework.Apply(t, ns, []byte(`apiVersion: v1
+kind: PodTemplate
+metadata: {name: wm-template}
+template:
+  metadata:
+    labels: {app: wm}
+  spec:
+    containers:
+    - name: app
+      image: nginx:1
+`))
+	ro = r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if r.readyPods(ro.Status.CurrentPodHash) != 2 {
+		t.Fatal("rollout pods not ready")
+	}
+}
+
+func (r *rollout) deployment(name string) *appsv1.Deployment {
+	r.t.Helper()
+	d := &appsv1.Deployment{}
+	if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: name}, d); err != nil {
+		r.t.Fatal(err)
+	}
+	return d
+}
+
+// The scale subresource (what `kubectl scale` and an HPA use): scaling a canary paused
+// at 20% of 5 to 10 keeps the weight (2 canary, 8 stable) and never grows the stable
+// side beyond its share; /scale reports the selector and the replicas.
+func TestCanaryScaleSubresource(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "canary-scale")
+	r := givenYAML(t, ns, "hpa", canaryManifest("hpa", "nginx:1", 5, "steps:\n- setWeight: 20\n- pause: {}"))
+	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.setImage("nginx:2")
+	canary := r.until("paused at 20%", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && stepIndex(ro) == 1
+	}).Status.CurrentPodHash
+	if got := r.replicaSets(); got["hpa-"+stable] != 4 || got["hpa-"+canary] != 1 {
+		t.Fatalf("replicasets at 20%%: %v", got)
+	}
+
+	framework.Kubectl(t, "-n", ns, "scale", "rollout/hpa", "--replicas=10")
+	framework.Eventually(t, timeout, func() (bool, string) {
+		got := r.replicaSets()
+		if got["hpa-"+stable] > 8 {
+			t.Fatalf("stable side inflated: %v", got)
+		}
+		return got["hpa-"+stable] == 8 && got["hpa-"+canary] == 2 && r.readyPods(stable)+r.readyPods(canary) == 10, fmt.Sprint(got)
+	})
+	ro := r.until("counts reported", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.HPAReplicas == 10 && ro.Status.Replicas == 10
+	})
+	if ro.Status.Phase != v1alpha1.RolloutPhasePaused || stepIndex(ro) != 1 {
+		t.Fatalf("the scaling moved the rollout: phase %s step %d", ro.Status.Phase, stepIndex(ro))
+	}
+
+	var scale struct {
+		Spec   struct{ Replicas int32 }
+		Status struct {
+			Replicas int32
+			Selector string
+		}
+	}
+	raw := framework.Kubectl(t, "get", "--raw", "/apis/argoproj.io/v1alpha1/namespaces/"+ns+"/rollouts/hpa/scale")
+	if err := json.Unmarshal([]byte(raw), &scale); err != nil {
+		t.Fatalf("decoding %s: %v", raw, err)
+	}
+	if scale.Spec.Replicas != 10 || scale.Status.Replicas != 10 || scale.Status.Selector != "app=hpa" {
+		t.Fatalf("scale subresource %s", raw)
+	}
+
+	r.promote()
+	r.until("promoted at 10", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == canary && ro.Status.AvailableReplicas == 10
+	})
+}
