@@ -31,7 +31,9 @@ type document struct {
 	name       string
 	// obj is the typed object, nil when the document is not of this API (a Service
 	// beside a Rollout, say) or could not be decoded.
-	obj      client.Object
+	obj client.Object
+	// raw is the document as written.
+	raw      []byte
 	problems []problem
 }
 
@@ -129,7 +131,7 @@ func isEmptyDocument(raw []byte) bool {
 }
 
 func decodeDocument(strict runtime.Decoder, index int, raw []byte) document {
-	d := document{index: index}
+	d := document{index: index, raw: raw}
 	var head struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`

@@ -58,6 +58,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		NewCmdSet(o),
 		NewCmdTerminate(o),
 		NewCmdLint(o),
+		NewCmdCreate(o),
 	)
 	// Cobra adds `completion` on its own; create it now to give it an example too.
 	cmd.InitDefaultCompletionCmd()
