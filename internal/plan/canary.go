@@ -33,7 +33,8 @@ func (p *planner) canary() {
 	p.cn.stableSvc = p.serviceHash(c.StableService)
 	p.syncSteps(c)
 	if p.ro.Spec.Paused {
-		// A manual pause freezes every workload object where it is.
+		// A manual pause freezes every workload object where it is, but for their size.
+		p.canaryPausedScale(c)
 		return
 	}
 	cur := p.st.CurrentPodHash

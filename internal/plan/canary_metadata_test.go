@@ -100,3 +100,36 @@ func TestCanaryScaleSubresourceWhilePaused(t *testing.T) {
 	wantEqual(t, "back to 20% of 5", w.replicas(), map[string]int32{canaryBlue: 4, greenRS: 1})
 	wantEqual(t, "HPAReplicas", w.ro.Status.HPAReplicas, int32(5))
 }
+
+// A manual pause (spec.paused) holds the steps, not the size: scaling keeps each
+// version's share, and unpausing carries on from the same step.
+func TestCanaryScaleWhileManuallyPaused(t *testing.T) {
+	w := seedCanary(t)
+	w.settle()
+	w.ro.Spec.Paused = true
+	w.ro.Spec.Replicas = ptrTo(int32(7))
+	w.settle()
+	wantEqual(t, "stable follows the scale", w.replicas(), map[string]int32{canaryBlue: 7})
+	wantEqual(t, "still paused", w.ro.Status.Message, "manually paused")
+
+	w.ro.Spec.Paused = false
+	w.ro.Spec.Replicas = ptrTo(int32(5))
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	greenRS := w.rsOf(w.currentHash())
+	wantEqual(t, "20% of 5", w.replicas(), map[string]int32{canaryBlue: 4, greenRS: 1})
+	w.ro.Spec.Paused = true
+	w.ro.Spec.Replicas = ptrTo(int32(10))
+	w.settleChecking(func() {
+		if n := specReplicas(w.rss[canaryBlue]); n > 8 {
+			t.Fatalf("stable inflated to %d", n)
+		}
+	})
+	wantEqual(t, "20% of 10", w.replicas(), map[string]int32{canaryBlue: 8, greenRS: 2})
+	wantEqual(t, "step", w.stepIndex(), int32(1))
+	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	w.ro.Spec.Paused = false
+	w.promote()
+	w.settle()
+	wantEqual(t, "40% of 10 after the unpause", w.replicas(), map[string]int32{canaryBlue: 6, greenRS: 4})
+}
