@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,12 +101,55 @@ func golden(t *testing.T, name string) string {
 	return string(data)
 }
 
+// allVerbs are the plugin's top-level commands (compat.md §5, less dashboard and
+// notifications).
+var allVerbs = []string{"version", "get", "list", "status", "promote", "abort", "retry", "pause", "restart",
+	"undo", "set", "terminate", "lint", "create", "completion"}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		h := newHarness(t, "")
+		if err := h.run("completion", shell); err != nil {
+			t.Fatalf("%s: %v", shell, err)
+		}
+		if !strings.Contains(h.out.String(), "kubectl-tern") || !strings.Contains(h.out.String(), "__complete") {
+			t.Errorf("%s: the script does not complete kubectl-tern through __complete:\n%.300s", shell, h.out.String())
+		}
+	}
+	// The scripts ask the binary for candidates: check what it answers.
+	for words, want := range map[string][]string{
+		"":           allVerbs,
+		"get ":       {"rollout", "experiment", "analysisrun"},
+		"list ":      {"rollouts", "experiments"},
+		"retry ":     {"rollout", "experiment"},
+		"terminate ": {"analysisrun", "experiment"},
+		"create ":    {"analysisrun"},
+		"set ":       {"image"},
+	} {
+		h := newHarness(t, "")
+		if err := h.run(append([]string{"__complete"}, strings.Split(words, " ")...)...); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, line := range strings.Split(h.out.String(), "\n") {
+			if name, _, _ := strings.Cut(line, "\t"); name != "" && !strings.HasPrefix(name, ":") {
+				got = append(got, name)
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("completing %q offers %v, not %q", words, got, w)
+			}
+		}
+	}
+}
+
 func TestHelpListsVerbsWithExamples(t *testing.T) {
 	h := newHarness(t, "")
 	if err := h.run("--help"); err != nil {
 		t.Fatal(err)
 	}
-	for _, verb := range []string{"version", "get", "list", "status", "promote", "abort", "retry", "pause", "restart", "undo", "set"} {
+	for _, verb := range allVerbs {
 		if !strings.Contains(h.out.String(), "\n  "+verb+" ") {
 			t.Errorf("--help does not list %q:\n%s", verb, h.out.String())
 		}

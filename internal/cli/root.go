@@ -5,6 +5,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -22,15 +25,32 @@ const rootExample = `
   %[1]s abort guestbook
 
   # Retry the guestbook rollout
-  %[1]s retry rollout guestbook`
+  %[1]s retry rollout guestbook
+
+  # See why an analysis run failed
+  %[1]s get analysisrun guestbook-6c5d4b8f9-2
+
+  # Check a manifest before applying it (no cluster needed)
+  %[1]s lint -f guestbook.yaml`
+
+// completionExample shows both ways to complete: the plugin run on its own, and through
+// kubectl, which (since 1.26) asks an executable named kubectl_complete-<plugin>.
+const completionExample = `
+  # Load completions for bash in the current shell
+  source <(%[2]s completion bash)
+
+  # Complete '%[1]s ...' in kubectl's own completion: kubectl runs
+  # kubectl_complete-<plugin> with the words typed so far
+  printf '#!/bin/sh\nexec %[2]s __complete "$@"\n' > ~/bin/kubectl_complete-%[3]s
+  chmod +x ~/bin/kubectl_complete-%[3]s`
 
 // NewRootCommand returns the plugin's root command with every verb.
 func NewRootCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   o.BinaryName + " COMMAND",
 		Short: "Manage rollouts of the argoproj.io/v1alpha1 API",
-		Long: "This command consists of multiple subcommands which can be used to manage rollouts " +
-			"(argoproj.io/v1alpha1 Rollout) served by Tern or Argo Rollouts.",
+		Long: "This command consists of multiple subcommands which can be used to manage rollouts, " +
+			"experiments and analysis runs (argoproj.io/v1alpha1) served by Tern or Argo Rollouts.",
 		Example:      o.Example(rootExample),
 		SilenceUsage: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -64,7 +84,8 @@ func NewRootCommand(o *Options) *cobra.Command {
 	cmd.InitDefaultCompletionCmd()
 	for _, c := range cmd.Commands() {
 		if c.Name() == "completion" {
-			c.Example = "  # Load completions for bash in the current shell\n  source <(" + o.BinaryName + " completion bash)"
+			c.Example = strings.TrimLeft(fmt.Sprintf(completionExample,
+				o.CommandPath(), o.BinaryName, strings.TrimPrefix(o.BinaryName, "kubectl-")), "\n")
 		}
 	}
 	return cmd
