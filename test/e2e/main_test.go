@@ -59,6 +59,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	stopAnalysisEnv()
 	ctl.Stop()
 	if code != 0 {
 		ctl.DumpLog(200)
