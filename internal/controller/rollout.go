@@ -161,6 +161,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		logger.V(1).Info("reconciled", "actions", len(d.Actions), "statusWritten", res.StatusWritten != nil,
 			"phase", d.Status.Phase, "requeueAfter", d.RequeueAfter)
 	}
+	if res.RetryAfter > 0 {
+		logger.Info("a disruption budget refused an eviction; trying again later", "retryAfter", res.RetryAfter)
+	}
 	return ctrl.Result{RequeueAfter: soonest(d.RequeueAfter, res.RetryAfter)}, nil
 }
 

@@ -81,11 +81,12 @@ func (r *rollout) watchReady() (stop func() int) {
 
 // restartAt: a 3-replica canary with a PodDisruptionBudget that allows one disruption
 // gets every pod replaced through evictions, never with more than one pod unavailable,
-// and status.restartedAt records the restart.
+// and status.restartedAt records the restart. maxUnavailable 2 lets Tern evict two pods
+// at once, so it is the budget (a 429 from the Eviction API) that holds the second back.
 func TestCanaryRestartAt(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-restart")
-	r := givenYAML(t, ns, "rst", canaryManifest("rst", "nginx:1", 3, "steps:\n- setWeight: 50\n- pause: {}")+`---
+	r := givenYAML(t, ns, "rst", canaryManifest("rst", "nginx:1", 3, "maxUnavailable: 2\nsteps:\n- setWeight: 50\n- pause: {}")+`---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: rst}
