@@ -99,4 +99,5 @@ if [ -f hack/demo-canary.sh ]; then
   # shellcheck source=/dev/null
   . hack/demo-canary.sh
 fi
+if [ -f hack/demo-analysis.sh ]; then . hack/demo-analysis.sh; fi
 say "Demo complete"
