@@ -690,21 +690,28 @@ func checkServices(v view, healthy func(rollout string) bool) []finding {
 			continue
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
-		matching, ready := 0, 0
+		var matching []string
+		ready := 0
 		for _, p := range pods {
 			pod := p.(*corev1.Pod)
 			if !sel.Matches(labels.Set(pod.Labels)) {
 				continue
 			}
-			matching++
-			if pod.DeletionTimestamp == nil && isPodReady(pod) {
+			state := "not ready"
+			switch {
+			case pod.DeletionTimestamp != nil:
+				state = "deleting"
+			case isPodReady(pod):
+				state = "ready"
 				ready++
 			}
+			matching = append(matching, pod.Name+" "+state)
 		}
 		if ready == 0 {
 			out = append(out, finding{
 				inv: ServiceSelectsReadyPod, subject: "service/" + svc.Name, rollout: ro,
-				msg: fmt.Sprintf("Service %s selects %s: %d pods match, none Ready%s", svc.Name, sel, matching, endpointsNote(v, svc.Name)),
+				msg: fmt.Sprintf("Service %s selects %s: no Ready pod among %d [%s]%s; %s", svc.Name, sel, len(matching),
+					strings.Join(matching, ", "), endpointsNote(v, svc.Name), rolloutNote(v, ro)),
 			})
 		}
 	}
@@ -727,6 +734,28 @@ func endpointsNote(v view, svc string) string {
 		}
 	}
 	return fmt.Sprintf(" (its EndpointSlices list %d endpoints, %d ready)", total, ready)
+}
+
+// rolloutNote describes a rollout and its ReplicaSets as they were, for the report.
+func rolloutNote(v view, name string) string {
+	ro := findRollout(v, name)
+	if ro == nil {
+		return "rollout " + name + " absent"
+	}
+	st := ro.Status
+	step := "-"
+	if st.CurrentStepIndex != nil {
+		step = strconv.Itoa(int(*st.CurrentStepIndex))
+	}
+	var rss []string
+	for _, o := range v.list(kindReplicaSet) {
+		rs := o.(*appsv1.ReplicaSet)
+		if rolloutOwner(rs) == name {
+			rss = append(rss, fmt.Sprintf("%s=%d/%d", rs.Labels[v1alpha1.DefaultRolloutUniqueLabelKey], replicasOf(rs), rs.Status.AvailableReplicas))
+		}
+	}
+	return fmt.Sprintf("rollout %s: phase=%s stable=%s current=%s step=%s abort=%v, replicasets (spec/available) %s",
+		name, st.Phase, st.StableRS, st.CurrentPodHash, step, st.Abort, strings.Join(rss, " "))
 }
 
 func isPodReady(p *corev1.Pod) bool {

@@ -94,7 +94,7 @@ func TestMonitorViewAtRevision(t *testing.T) {
 		t.Errorf("at 20 the Service selects a Ready pod of b: %v", f)
 	}
 	f := checkServices(m.viewLocked(30), healthy)
-	if len(f) != 1 || f[0].inv != ServiceSelectsReadyPod || !strings.Contains(f[0].msg, "none Ready") {
+	if len(f) != 1 || f[0].inv != ServiceSelectsReadyPod || !strings.Contains(f[0].msg, "no Ready pod") {
 		t.Fatalf("at 30 b has no pod left: %v", f)
 	}
 }
@@ -145,7 +145,7 @@ func TestCheckServices(t *testing.T) {
 		t.Errorf("a rollout never Healthy yet: %v", f)
 	}
 	f := checkServices(v, func(string) bool { return true })
-	if len(f) != 1 || f[0].rollout != "web" || !strings.Contains(f[0].msg, "2 pods match, none Ready") {
+	if len(f) != 1 || f[0].rollout != "web" || !strings.Contains(f[0].msg, "no Ready pod among 2") {
 		t.Fatalf("got %v", f)
 	}
 	v.objs[kindPod] = append(v.objs[kindPod], pod("a-3", "a", true, 5))
