@@ -434,7 +434,7 @@ func (p *planner) finishAnalysis() {
 		if k == kindStep {
 			step = p.stepIndex()
 		}
-		stale := !runOf((*rec).Name, p.runName(k, step))
+		stale := !runOf((*rec).Name, p.runName(k, step)) || !p.configured(k)
 		done := p.st.StableRS != "" && p.st.StableRS == p.st.CurrentPodHash
 		if stale || done || p.st.PromoteFull || p.retried && !p.an.touched[k] {
 			*rec = nil
@@ -516,4 +516,21 @@ func (p *planner) collectRuns(current map[string]bool) map[string]bool {
 // analysis ahead: configured, not skipped, and the new version not stable yet.
 func (p *planner) postPromotionDue(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
 	return bg.PostPromotionAnalysis != nil && !fastTrack && !p.st.PromoteFull && p.st.StableRS != p.st.CurrentPodHash
+}
+
+// configured reports whether the spec still asks for the analysis of a kind (for a step,
+// at the current step): a run whose analysis was edited away is not followed.
+func (p *planner) configured(k runKind) bool {
+	bg, c := p.ro.Spec.Strategy.BlueGreen, p.ro.Spec.Strategy.Canary
+	switch k {
+	case kindStep:
+		i := p.stepIndex()
+		return c != nil && i < len(c.Steps) && c.Steps[i].Analysis != nil
+	case kindBackground:
+		return c != nil && c.Analysis != nil
+	case kindPre:
+		return bg != nil && bg.PrePromotionAnalysis != nil
+	default:
+		return bg != nil && bg.PostPromotionAnalysis != nil
+	}
 }

@@ -768,3 +768,28 @@ func TestAnalysisRunCreationIdempotent(t *testing.T) {
 		t.Fatalf("name %s", name)
 	}
 }
+
+// A template the engine could not run is InvalidSpec before any run is made of it.
+func TestAnalysisInvalidTemplateIsInvalidSpec(t *testing.T) {
+	w := canaryWithStepAnalysis(t)
+	w.ats["success-rate"].Metrics[0].Provider = v1alpha1.MetricProvider{}
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	wantEqual(t, "message", w.ro.Status.Message, `InvalidSpec: The Rollout "rollouts-demo" is invalid: `+
+		`spec.strategy.canary.steps[1].analysis.templates[success-rate].metrics[0].provider: Required value: no provider specified`)
+	wantEqual(t, "no run", len(w.runs), 0)
+}
+
+// Background analysis edited out of the spec mid-update: its run stops.
+func TestCanaryBackgroundRemovedMidUpdate(t *testing.T) {
+	w := canaryWithBackground(t)
+	w.ro.Spec.Strategy.Canary.Analysis.StartingStep = nil
+	w.setImage("argoproj/rollouts-demo:yellow")
+	w.settle()
+	name := w.current(kindBackground).Name
+	w.ro.Spec.Strategy.Canary.Analysis = nil
+	w.ro.Generation++
+	w.settle()
+	wantEqual(t, "terminated", w.terminated(), []string{name})
+	wantEqual(t, "record cleared", w.ro.Status.Canary.CurrentBackgroundAnalysisRunStatus == nil, true)
+}

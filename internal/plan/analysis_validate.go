@@ -74,7 +74,7 @@ func (p *planner) validateAnalysis() (errs field.ErrorList, missing bool) {
 			missing = false
 			continue
 		}
-		if verrs := validation.ValidateAnalysisRunSpec(&run.Spec, tp); len(verrs) > 0 {
+		if verrs := validation.ValidateAnalysisRunSpec(&run.Spec, tp.Key(templateNames(ref.analysis))); len(verrs) > 0 {
 			errs = append(errs, verrs...)
 			missing = false
 		}
