@@ -471,3 +471,12 @@ func monitorResult(t testing.TB, m *framework.Monitor) int {
 	}
 	return len(vs)
 }
+
+// selectorOf is the pod-template-hash a Service selects ("" when unreadable).
+func (r *rollout) selectorOf(name string) string {
+	svc := &corev1.Service{}
+	if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: name}, svc); err != nil {
+		return ""
+	}
+	return svc.Spec.Selector[v1alpha1.DefaultRolloutUniqueLabelKey]
+}

@@ -31,6 +31,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
@@ -71,6 +74,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The suite's clients log nothing worth reading; without a logger controller-runtime
+	// prints a warning with a stack trace instead.
+	ctrllog.SetLogger(logr.Discard())
 	long = os.Getenv(envChaos) == "1"
 	seed = uint64(time.Now().UnixNano())
 	if s := os.Getenv(envSeed); s != "" {

@@ -1,0 +1,226 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/framework"
+)
+
+// startPrometheus starts a Prometheus of the scenario's own (test/prometheus/up.sh, a free
+// port, a temporary directory) and returns its URL and how to stop it. It skips the test
+// when no Prometheus can be had, or fails it when e2e tests are required.
+func startPrometheus(t *testing.T) (url string, stop func()) {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts := filepath.Join(root, "test", "prometheus")
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	dir := t.TempDir()
+	env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR=")
+	up := exec.Command(filepath.Join(scripts, "up.sh"))
+	up.Env = env
+	var stderr strings.Builder
+	up.Stderr = &stderr
+	out, err := up.Output()
+	if err != nil {
+		msg := fmt.Sprintf("no Prometheus (test/prometheus/up.sh: %v): %s", err, stderr.String())
+		if os.Getenv(framework.EnvRequired) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		down := exec.Command(filepath.Join(scripts, "down.sh"))
+		down.Env = env
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("test/prometheus/down.sh: %v\n%s", err, out)
+		}
+	}
+	t.Cleanup(stop)
+	return strings.TrimSpace(string(out)), stop
+}
+
+// TestPrometheusDown: a canary waits on an analysis step and a blue-green on its
+// pre-promotion analysis, both measuring a Prometheus that answers, when that Prometheus is
+// stopped (and, for good measure, the controller killed once right after). The runs must end
+// Error once consecutiveErrorLimit is passed, never Successful; each rollout must abort (or
+// pause) with its Services and status.stableRS still on the previous version.
+func TestPrometheusDown(t *testing.T) {
+	framework.Kubeconfig(t)
+	res := &result{scenario: "prometheus-down", faultKinds: "Prometheus stopped + SIGKILL"}
+	recordResult(t, res)
+	prom, stopProm := startPrometheus(t)
+
+	ns := framework.NewNamespace(t, "chaos-prometheus")
+	id := ns
+	mon := framework.StartMonitor(t, ns)
+	ctl := startController(t, "controller", ns, id)
+	rnd := newRand(t)
+	c := newClient(t)
+	// count is far beyond the test: only an error ends these runs.
+	framework.Apply(t, ns, fmt.Appendf(nil, `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: up}
+spec:
+  metrics:
+  - name: up
+    interval: 1s
+    count: 100000
+    consecutiveErrorLimit: 2
+    successCondition: result[0] == 1
+    provider:
+      prometheus: {address: %q, query: vector(1)}
+`, prom))
+	framework.Apply(t, ns, []byte(labelled(canaryManifest("cn", "nginx:1", 4, `steps:
+- setWeight: 50
+- analysis: {templates: [{templateName: up}]}
+- setWeight: 100`), "cn", id)))
+	framework.Apply(t, ns, []byte(labelled(bgManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
+prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
+	rollouts := []*rollout{{t: t, c: c, ns: ns, name: "cn"}, {t: t, c: c, ns: ns, name: "bg"}}
+	stable := map[string]string{}
+	for _, r := range rollouts {
+		r.waitDone("nginx:1")
+		stable[r.name] = r.mustGet().Status.StableRS
+		r.setImage("nginx:2")
+		res.attempted++
+	}
+
+	// Given runs that have measured successfully
+	runOf := func(r *rollout) *v1alpha1.AnalysisRun {
+		list := &v1alpha1.AnalysisRunList{}
+		if err := c.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+			return nil
+		}
+		for i := range list.Items {
+			run := &list.Items[i]
+			for _, ref := range run.OwnerReferences {
+				if ref.Name == r.name && run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != stable[r.name] {
+					return run
+				}
+			}
+		}
+		return nil
+	}
+	for _, r := range rollouts {
+		framework.Eventually(t, updateTimeout, func() (bool, string) {
+			run := runOf(r)
+			if run == nil {
+				ro, _ := r.get()
+				return false, fmt.Sprintf("no AnalysisRun for %s yet: %+v", r.name, ro.Status)
+			}
+			return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Successful >= 2,
+				fmt.Sprintf("run %s: %s %+v", run.Name, run.Status.Phase, run.Status.MetricResults)
+		})
+	}
+
+	// When Prometheus goes away, and the controller is killed a moment later
+	stopProm()
+	res.faults++
+	time.Sleep(rnd.duration(0, 2500*time.Millisecond))
+	ctl.kill()
+	res.faults++
+	res.killPoints++
+
+	// Then each run errors, and its rollout falls back to the stable version
+	var outcomes []string
+	for _, r := range rollouts {
+		var run *v1alpha1.AnalysisRun
+		framework.Eventually(t, updateTimeout, func() (bool, string) {
+			run = runOf(r)
+			if run == nil {
+				return false, "run gone"
+			}
+			if run.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
+				t.Fatalf("run %s of %s became Successful without its Prometheus: %s", run.Name, r.name, run.Status.Message)
+			}
+			return run.Status.Phase.Completed(), fmt.Sprintf("run %s: %s %q", run.Name, run.Status.Phase, run.Status.Message)
+		})
+		if p := run.Status.Phase; p != v1alpha1.AnalysisPhaseError && p != v1alpha1.AnalysisPhaseInconclusive {
+			t.Errorf("run %s of %s ended %s, want Error or Inconclusive: %s", run.Name, r.name, p, run.Status.Message)
+		}
+		if !strings.Contains(run.Status.Message, "consecutiveErrorLimit (2)") {
+			t.Errorf("run %s message %q does not name the consecutiveErrorLimit it passed", run.Name, run.Status.Message)
+		}
+		var how string
+		framework.Eventually(t, updateTimeout, func() (bool, string) {
+			ok, why := r.fellBack(stable[r.name])
+			how = why
+			return ok, why
+		})
+		res.completed++
+		outcomes = append(outcomes, fmt.Sprintf("%s %s, run %s", r.name, how, run.Status.Phase))
+	}
+	// And nothing moves on afterwards (a run that errored stays the verdict).
+	framework.Consistently(t, 5*time.Second, func() (bool, string) {
+		for _, r := range rollouts {
+			if ok, why := r.fellBack(stable[r.name]); !ok {
+				return false, r.name + ": " + why
+			}
+			if run := runOf(r); run != nil && run.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
+				return false, "run " + run.Name + " became Successful"
+			}
+		}
+		return true, ""
+	})
+	res.violations = monitorResult(t, mon)
+	res.note = strings.Join(outcomes, "; ")
+}
+
+// fellBack reports whether the rollout stopped its update on the stable version: aborted
+// (or paused waiting for a user), status.stableRS unchanged and its Services on the stable
+// version. how says which, or what is missing.
+func (r *rollout) fellBack(stableHash string) (ok bool, how string) {
+	ro, err := r.get()
+	if err != nil {
+		return false, err.Error()
+	}
+	st := ro.Status
+	desc := fmt.Sprintf("phase=%s abort=%v stable=%s current=%s pause=%v message=%q", st.Phase, st.Abort, st.StableRS, st.CurrentPodHash, st.PauseConditions, st.Message)
+	if st.StableRS != stableHash {
+		return false, "stableRS moved: " + desc
+	}
+	switch {
+	case st.Abort && st.Phase == v1alpha1.RolloutPhaseDegraded:
+		how = "aborted"
+	case st.Phase == v1alpha1.RolloutPhasePaused:
+		how = "paused"
+	default:
+		return false, desc
+	}
+	var svcs []string
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		svcs = []string{bg.ActiveService}
+		if st.Abort {
+			svcs = append(svcs, bg.PreviewService)
+		}
+	} else {
+		svcs = []string{ro.Spec.Strategy.Canary.StableService}
+		if st.Abort {
+			svcs = append(svcs, ro.Spec.Strategy.Canary.CanaryService)
+		}
+	}
+	for _, name := range svcs {
+		if got := r.selectorOf(name); got != stableHash {
+			return false, fmt.Sprintf("service %s selects %q; %s", name, got, desc)
+		}
+	}
+	return true, how
+}
