@@ -1,0 +1,70 @@
+package snapshot
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tern-rollouts/tern/api/v1alpha1"
+)
+
+// The snapshot holds the templates the analyses name and those they include, from the
+// rollout's namespace (or the cluster); a missing one is simply absent, for the planner
+// to report.
+func TestBuildLoadsTemplates(t *testing.T) {
+	ref := func(name string, cluster bool) v1alpha1.AnalysisTemplateRef {
+		return v1alpha1.AnalysisTemplateRef{TemplateName: name, ClusterScope: cluster}
+	}
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "ro-uid"},
+		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+			Analysis: &v1alpha1.RolloutAnalysisBackground{RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{ref("outer", false)}}},
+			Steps: []v1alpha1.CanaryStep{
+				{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{ref("cat", true), ref("missing", false)}}},
+			},
+		}}},
+	}
+	c := testClient(t,
+		&v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "outer"},
+			Spec: v1alpha1.AnalysisTemplateSpec{Templates: []v1alpha1.AnalysisTemplateRef{ref("inner", false), ref("base", true)}}},
+		&v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "inner"}},
+		&v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "missing"}},
+		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "base"}},
+		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "cat"}},
+		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "unused"}},
+	)
+	s, err := Build(context.Background(), c, ro, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns, cluster []string
+	for n := range s.AnalysisTemplates {
+		ns = append(ns, n)
+	}
+	for n := range s.ClusterAnalysisTemplates {
+		cluster = append(cluster, n)
+	}
+	sort.Strings(ns)
+	sort.Strings(cluster)
+	if got, want := ns, []string{"inner", "outer"}; !equal(got, want) {
+		t.Errorf("AnalysisTemplates %v, want %v", got, want)
+	}
+	if got, want := cluster, []string{"base", "cat"}; !equal(got, want) {
+		t.Errorf("ClusterAnalysisTemplates %v, want %v", got, want)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
