@@ -793,3 +793,28 @@ func TestCanaryBackgroundRemovedMidUpdate(t *testing.T) {
 	wantEqual(t, "terminated", w.terminated(), []string{name})
 	wantEqual(t, "record cleared", w.ro.Status.Canary.CurrentBackgroundAnalysisRunStatus == nil, true)
 }
+
+// A rollback to a version still inside its scale-down delay is fast-tracked: no
+// pre- or post-promotion analysis judges it again.
+func TestBlueGreenFastTrackSkipsAnalysis(t *testing.T) {
+	w := seedBlueGreen(t)
+	bg := w.ro.Spec.Strategy.BlueGreen
+	bg.AutoPromotionEnabled = nil
+	bg.PrePromotionAnalysis, bg.PostPromotionAnalysis = analysisOf("success-rate"), analysisOf("success-rate")
+	w.settle()
+	w.setImage("argoproj/rollouts-demo:green")
+	w.settle()
+	w.finish(kindPre, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.settle()
+	w.finish(kindPost, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.settle()
+	green := w.currentHash()
+	wantEqual(t, "green stable", w.ro.Status.StableRS, green)
+	wantEqual(t, "blue waits out its delay", w.replicas()[blueRS], int32(2))
+	runs := len(w.runs)
+	w.setImage("argoproj/rollouts-demo:blue")
+	w.settle()
+	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
+	wantEqual(t, "no new run", len(w.runs), runs)
+}
