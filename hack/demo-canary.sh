@@ -14,7 +14,8 @@ kubectl get rs rollouts-demo-5cd66ff7ff -n $NS >/dev/null || fail "expected Repl
 
 say "Update the image: 20% of the pods (1 of 5) move to the new version, then the rollout pauses"
 run kubectl argo rollouts set image rollouts-demo rollouts-demo=argoproj/rollouts-demo:yellow -n $NS
-wait_for "rollouts-demo to pause at step 1" 60 test "$(phase rollouts-demo)/$(ro_field '{.status.currentStepIndex}')" = Paused/1
+paused_at_step() { [ "$(phase rollouts-demo)/$(ro_field '{.status.currentStepIndex}')" = "Paused/$1" ]; }
+wait_for "rollouts-demo to pause at step 1" 60 paused_at_step 1
 run kubectl argo rollouts get rollout rollouts-demo -n $NS --no-color
 [ "$(ro_count updatedReplicas)" = 1 ] || fail "expected 1 updated pod of 5"
 
@@ -29,7 +30,8 @@ run kubectl argo rollouts set image rollouts-demo rollouts-demo=argoproj/rollout
 wait_for "rollouts-demo to pause" 60 phase_is rollouts-demo Paused
 run kubectl argo rollouts abort rollouts-demo -n $NS
 wait_for "rollouts-demo to be Degraded" 60 phase_is rollouts-demo Degraded
-wait_for "the canary to scale to zero" 60 test "$(ro_count availableReplicas)/$(ro_count updatedReplicas)" = 5/0
+stable_only() { [ "$(ro_count availableReplicas)/$(ro_count updatedReplicas)" = 5/0 ]; }
+wait_for "the canary to scale to zero" 60 stable_only
 run kubectl argo rollouts get rollout rollouts-demo -n $NS --no-color
 [ "$(ro_field '{.status.stableRS}')" = "$YELLOW" ] || fail "stable changed on abort"
 

@@ -19,7 +19,8 @@ bold=$'\033[1m'; dim=$'\033[2m'; off=$'\033[0m'
 say() { printf '\n%s# %s%s\n' "$bold" "$*" "$off"; }
 run() { printf '%s$ %s%s\n' "$bold" "$*" "$off"; "$@"; }
 fail() { echo "demo: $*" >&2; exit 1; }
-# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND until it succeeds.
+# wait_for DESCRIPTION SECONDS COMMAND...: retries COMMAND until it succeeds. Pass a function
+# or command, never "$(...)": a substitution would be evaluated once, before the first try.
 wait_for() {
   local what=$1 t=$2; shift 2
   local end=$(( $(date +%s) + t ))
@@ -65,7 +66,8 @@ run kubectl argo rollouts version --short
 say "Blue-green walkthrough (test/fixtures/seed-bluegreen.yaml)"
 run kubectl apply -n $NS -f test/fixtures/seed-bluegreen.yaml
 wait_for "rollout-bluegreen to be Healthy" 60 phase_is rollout-bluegreen Healthy
-wait_for "the active Service to select the rollout's pods" 30 test -n "$(selector rollout-bluegreen-active)"
+selects_something() { [ -n "$(selector "$1")" ]; }
+wait_for "the active Service to select the rollout's pods" 30 selects_something rollout-bluegreen-active
 run kubectl argo rollouts get rollout rollout-bluegreen -n $NS --no-color
 kubectl get rs rollout-bluegreen-558dcdc6d -n $NS >/dev/null || fail "expected ReplicaSet rollout-bluegreen-558dcdc6d"
 say "The active Service now selects the pods by their pod-template-hash"
