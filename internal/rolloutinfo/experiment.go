@@ -35,14 +35,19 @@ func experimentsOf(owner types.UID, objs Objects) []Experiment {
 // NewExperiment builds the view of exp with its own ReplicaSets, pods and AnalysisRuns
 // found in objs (objs.Rollout and objs.Experiments are not used).
 func NewExperiment(exp *v1alpha1.Experiment, objs Objects) *Experiment {
+	phase := exp.Status.Phase
+	if phase == "" {
+		// Not picked up by a controller yet: say so rather than show nothing.
+		phase = v1alpha1.AnalysisPhasePending
+	}
 	return &Experiment{
 		Name:         exp.Name,
 		Namespace:    exp.Namespace,
 		UID:          exp.UID,
 		Created:      exp.CreationTimestamp.Time,
 		Revision:     parseRevision(exp.Annotations),
-		Status:       string(exp.Status.Phase),
-		Icon:         analysisIcon(exp.Status.Phase),
+		Status:       string(phase),
+		Icon:         analysisIcon(phase),
 		Message:      exp.Status.Message,
 		ReplicaSets:  replicaSetsOf(exp.UID, nil, objs.ReplicaSets, objs.Pods),
 		AnalysisRuns: analysisRunsOf(exp.UID, objs.AnalysisRuns),

@@ -119,3 +119,19 @@ func TestRenderRunBeforeFirstMeasurement(t *testing.T) {
 		t.Errorf("unexpected rendering of a new run:\n%s", out)
 	}
 }
+
+// An experiment no controller has picked up yet is Pending, as `list experiments` says.
+func TestRenderNewExperimentIsPending(t *testing.T) {
+	exp := &v1alpha1.Experiment{}
+	exp.Name, exp.Namespace = "new", "shop"
+	exp.CreationTimestamp.Time = fixture.Now
+	var buf bytes.Buffer
+	if err := rolloutinfo.RenderExperiment(&buf, rolloutinfo.NewExperiment(exp, rolloutinfo.Objects{}), rolloutinfo.RenderOptions{Now: fixture.Now}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Name:            new\nNamespace:       shop\nStatus:          ◷ Pending\n\n" +
+		"NAME   KIND        STATUS     AGE  INFO\nΣ new  Experiment  ◷ Pending  0s\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
