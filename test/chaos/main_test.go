@@ -112,12 +112,14 @@ func run(m *testing.M) int {
 	fmt.Fprintf(os.Stderr, "chaos: %s form, seed %d (%s=%d repeats the kill points)\n", form(), seed, envSeed, seed)
 	code := m.Run()
 	table := report.table()
-	fmt.Println(table)
-	if path := os.Getenv(envReport); path != "" {
-		if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	path := os.Getenv(envReport)
+	if path == "" {
+		fmt.Println(table)
+	} else if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		// make chaos prints the file last, after go test's own output.
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Println(table)
+		return 1
 	}
 	return code
 }
