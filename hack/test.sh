@@ -19,6 +19,7 @@ $GO vet ./...
 
 say "building the control plane binaries (cached in $BIN_DIR; a cold build takes ~10 min)"
 test/cluster/build.sh "$BIN_DIR"
+make -s helm GO="$GO"  # the chart tests (hack/installmanifest) need helm: built once from hack/helm into ~/.cache/tern
 
 say "installing the Prometheus server binary for analysis tests (cached in ~/.cache/tern)"
 test/prometheus/install.sh >/dev/null
