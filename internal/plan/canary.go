@@ -239,24 +239,42 @@ func (p *planner) applyCounts(c *v1alpha1.CanaryStrategy, desiredNew int32, stab
 		newDone = true
 	}
 
+	if stable != nil && nextStable == 0 && stableTarget == stable.Labels[hashKey] && canaryTarget != "" {
+		// The stable version's last pods are going (weight 100): its Service follows the
+		// new version first, so that it never selects a version without pods.
+		stableTarget = canaryTarget
+	}
 	p.switchService(c.StableService, &p.cn.stableSvc, stableTarget)
 	p.switchService(c.CanaryService, &p.cn.canarySvc, canaryTarget)
 
 	for i, rs := range olds {
-		if nextOlds[i] != oldCounts[i].current {
-			p.scale(rs, nextOlds[i])
+		if next := p.keepServed(rs, nextOlds[i]); next != oldCounts[i].current {
+			p.scale(rs, next)
 		}
 	}
 	if p.newRS != nil && !newDone {
 		// Also refreshes the desired-replicas record and the ephemeral metadata.
-		p.ensureNewRS(nextNew, newMetadata)
+		p.ensureNewRS(p.keepServed(p.newRS, nextNew), newMetadata)
 	}
 	if stable != nil {
 		if nextStable <= stableCount.current {
-			p.scale(stable, nextStable)
+			p.scale(stable, p.keepServed(stable, nextStable))
 		}
 		p.syncMetadata(stable, c.StableMetadata)
 	}
+}
+
+// keepServed keeps one pod of a version that a Service still selects (it could not move
+// yet): design invariant 1, a Service never selects a version without pods.
+func (p *planner) keepServed(rs *appsv1.ReplicaSet, next int32) int32 {
+	if next > 0 || specReplicas(rs) == 0 {
+		return next
+	}
+	h := rs.Labels[hashKey]
+	if h != "" && (h == p.cn.stableSvc || h == p.cn.canarySvc) {
+		return 1
+	}
+	return next
 }
 
 func countOf(rs *appsv1.ReplicaSet, desired int32) rsCount {

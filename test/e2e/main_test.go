@@ -247,22 +247,6 @@ func (r *rollout) events() []string {
 	return out
 }
 
-// eventCount is how many times the rollout recorded an Event with this message.
-func (r *rollout) eventCount(message string) int32 {
-	r.t.Helper()
-	list := &corev1.EventList{}
-	if err := r.c.List(context.Background(), list, client.InNamespace(r.ns)); err != nil {
-		r.t.Fatal(err)
-	}
-	var n int32
-	for _, e := range list.Items {
-		if e.InvolvedObject.Kind == "Rollout" && e.InvolvedObject.Name == r.name && e.Message == message {
-			n += max(e.Count, 1)
-		}
-	}
-	return n
-}
-
 // containsInOrder reports whether want appears in got as a subsequence.
 func containsInOrder(got, want []string) bool {
 	i := 0
