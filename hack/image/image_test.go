@@ -129,6 +129,9 @@ func TestImageIsReproducibleAndWellFormed(t *testing.T) {
 	}
 
 	// The binary is static and stamped: it runs here, with nothing from the image around it.
+	if runtime.GOOS != "linux" {
+		return // a linux binary; nothing to run it on
+	}
 	bin := filepath.Join(dir, "tern-controller")
 	extract(t, img, "tern-controller", bin)
 	out, err := exec.Command(bin, "--version").CombinedOutput()
