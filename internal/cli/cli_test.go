@@ -207,6 +207,7 @@ func TestGetRolloutMatchesGoldens(t *testing.T) {
 		{"bluegreen-paused", "jesse-test", "bluegreen-demo"},
 		{"canary-aborted", "default", "rollout-background-analysis"},
 		{"canary-paused", "default", "canary-demo"},
+		{"rollout-invalid", "default", "rollout-invalid"},
 	} {
 		h := newHarness(t, tc.fixture)
 		if err := h.run("get", "rollout", tc.name, "-n", tc.namespace, "--no-color"); err != nil {

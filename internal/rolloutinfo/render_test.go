@@ -21,7 +21,7 @@ var verbatim = map[string]bool{"bluegreen-paused": true, "canary-aborted": true}
 
 // goldens are the fixtures with a rendering in testdata; the name's prefix says which
 // renderer: experiment-*, analysisrun-* or a rollout.
-var goldens = []string{"bluegreen-paused", "canary-aborted", "canary-paused", "experiment-running", "analysisrun-failed"}
+var goldens = []string{"bluegreen-paused", "canary-aborted", "canary-paused", "rollout-invalid", "experiment-running", "analysisrun-failed"}
 
 func render(t *testing.T, name string, color bool) string {
 	t.Helper()
@@ -75,8 +75,13 @@ func TestRenderGoldens(t *testing.T) {
 func TestRenderColourKeepsAlignment(t *testing.T) {
 	for _, name := range goldens {
 		coloured := render(t, name, true)
-		if !strings.Contains(coloured, "\x1b[32m✔\x1b[0m") {
-			t.Errorf("%s: expected a green ✔ in coloured output", name)
+		want := "\x1b[32m✔\x1b[0m"
+		if name == "rollout-invalid" {
+			// Nothing is healthy there: the status is a red ✖.
+			want = "\x1b[31m✖\x1b[0m"
+		}
+		if !strings.Contains(coloured, want) {
+			t.Errorf("%s: expected %q in coloured output", name, want)
 		}
 		plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(coloured, "")
 		if want := render(t, name, false); plain != want {
