@@ -26,16 +26,26 @@ func startPrometheus(t *testing.T) (url string, stop func()) {
 		t.Fatal(err)
 	}
 	scripts := filepath.Join(root, "test", "prometheus")
-	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
-	dir := t.TempDir()
-	env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR=")
-	up := exec.Command(filepath.Join(scripts, "up.sh"))
-	up.Env = env
-	var stderr strings.Builder
-	up.Stderr = &stderr
-	out, err := up.Output()
-	if err != nil {
-		msg := fmt.Sprintf("no Prometheus (test/prometheus/up.sh: %v): %s", err, stderr.String())
+	var env []string
+	var msgs []string
+	// A few attempts, each on a fresh port: the free port found may be taken by another
+	// program of this busy machine before Prometheus binds it.
+	for attempt := 0; attempt < 3 && url == ""; attempt++ {
+		port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+		env = append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+t.TempDir(), "TRAFFICSIM_ADDR=")
+		up := exec.Command(filepath.Join(scripts, "up.sh"))
+		up.Env = env
+		var stderr strings.Builder
+		up.Stderr = &stderr
+		out, err := up.Output()
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
+			continue
+		}
+		url = strings.TrimSpace(string(out))
+	}
+	if url == "" {
+		msg := "no Prometheus: " + strings.Join(msgs, "; ")
 		if os.Getenv(framework.EnvRequired) == "1" {
 			t.Fatal(msg)
 		}
@@ -54,7 +64,7 @@ func startPrometheus(t *testing.T) (url string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return strings.TrimSpace(string(out)), stop
+	return url, stop
 }
 
 // TestPrometheusDown: a canary waits on an analysis step and a blue-green on its
