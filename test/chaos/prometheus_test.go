@@ -40,6 +40,10 @@ func startPrometheus(t *testing.T) (url string, stop func()) {
 		out, err := up.Output()
 		if err != nil {
 			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
+			// A server that started but never became ready is still ours to stop.
+			down := exec.Command(filepath.Join(scripts, "down.sh"))
+			down.Env = env
+			_ = down.Run()
 			continue
 		}
 		url = strings.TrimSpace(string(out))
