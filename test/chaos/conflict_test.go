@@ -59,13 +59,17 @@ func TestConflictingWrites(t *testing.T) {
 		for n := 0; ctx.Err() == nil; n++ {
 			sleep(ctx, rnd.duration(100*time.Millisecond, 400*time.Millisecond))
 			r := rollouts[rnd.intN(len(rollouts))]
+			op := rnd.intN(4)
+			if op == 3 && !scaling.Load() {
+				continue
+			}
 			var err error
-			switch op := rnd.intN(4); {
-			case op == 0:
+			switch op {
+			case 0:
 				err = r.rawPatch(fmt.Sprintf(`{"metadata":{"labels":{"chaos-edit":"e%d"}}}`, n))
-			case op == 1:
+			case 1:
 				err = r.rawPatch(fmt.Sprintf(`{"metadata":{"annotations":{"chaos.tern.dev/note":"edit %d"}}}`, n))
-			case op == 2:
+			case 2:
 				err = r.edit(func(ro *v1alpha1.Rollout) {
 					if ro.Annotations == nil {
 						ro.Annotations = map[string]string{}
@@ -76,10 +80,8 @@ func TestConflictingWrites(t *testing.T) {
 					userConflicts.Add(1) // the user's stale read loses, as it should
 					continue
 				}
-			case scaling.Load():
+			case 3:
 				err = r.rawPatch(fmt.Sprintf(`{"spec":{"replicas":%d}}`, 3+rnd.intN(3)))
-			default:
-				continue
 			}
 			if err == nil {
 				writes.Add(1)

@@ -15,8 +15,8 @@
 // Without either, every test skips (or fails with TERN_E2E_REQUIRED=1), so a plain
 // `go test ./...` stays quick.
 //
-// Knobs: TERN_CHAOS_KILLS (kill points per kill scenario), TERN_CHAOS_UPDATES (updates per
-// scenario), TERN_CHAOS_SEED (random seed, printed), TERN_CHAOS_REPORT (also write the table
+// Knobs: TERN_CHAOS_KILLS (kill points per kill scenario), TERN_CHAOS_KILLS_LEADER (leader
+// kills; none in the short form), TERN_CHAOS_UPDATES (updates per scenario), TERN_CHAOS_SEED (random seed, printed), TERN_CHAOS_REPORT (also write the table
 // to this file), TERN_CHAOS_KEEP=1 (leave the suite's control plane running).
 package chaos
 
