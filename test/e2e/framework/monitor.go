@@ -35,7 +35,7 @@ type Invariant string
 const (
 	// ServiceSelectsReadyPod: a Service a rollout manages (annotation
 	// argo-rollouts.argoproj.io/managed-by-rollouts) selects at least one Ready pod once that
-	// rollout has been Healthy.
+	// rollout has been Healthy, unless the rollout is scaled to zero.
 	ServiceSelectsReadyPod Invariant = "service-selects-ready-pod"
 	// FailedAnalysisNotPromoted: a version whose analysis failed (Failed or Error, and not
 	// followed by a Successful run of the same analysis) never becomes status.stableRS.
@@ -688,6 +688,9 @@ func checkServices(v view, healthy func(rollout string) bool) []finding {
 		ro := svc.Annotations[v1alpha1.ManagedByRolloutsKey]
 		if ro == "" || len(svc.Spec.Selector) == 0 || !healthy(ro) {
 			continue
+		}
+		if r := findRollout(v, ro); r != nil && r.GetReplicas() == 0 {
+			continue // scaled to zero by its user: no pod is what was asked for
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		var matching []string

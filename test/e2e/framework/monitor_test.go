@@ -382,7 +382,6 @@ spec:
 	if _, err := runs.Patch(ctx, run.GetName(), types.MergePatchType, []byte(`{"status":{"phase":"Failed","message":"m failed"}}`), metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the run's state must be older than the promotion, as with a controller
 	status(`{"status":{"stableRS":"b"}}`)
 
 	want := map[Invariant]int{ServiceSelectsReadyPod: 1, WithinSurge: 1, StepsKept: 1, FailedAnalysisNotPromoted: 1}
@@ -400,5 +399,17 @@ spec:
 			t.Errorf("violation %s: want confirmed, of rollout web", v)
 		}
 		t.Log(v)
+	}
+}
+
+func TestCheckServicesScaledToZero(t *testing.T) {
+	ro := healthyRollout(1)
+	zero := int32(0)
+	ro.Spec.Replicas = &zero
+	v := &snapshotView{}
+	v.objs[kindRollout] = []object{ro}
+	v.objs[kindService] = []object{service("web-active", "a", 2)}
+	if f := checkServices(v, func(string) bool { return true }); len(f) != 0 {
+		t.Errorf("a rollout scaled to zero by its user has no pod to select: %v", f)
 	}
 }
