@@ -334,6 +334,7 @@ type watcher struct {
 	mu      sync.Mutex
 	hooks   []func(obj client.Object, at time.Time)
 	changed chan struct{}
+	last    time.Time // of the latest event
 }
 
 func newWatcher(ctx context.Context, k *kube, ns string) (*watcher, error) {
@@ -380,6 +381,7 @@ func (w *watcher) event(o any) {
 	hooks := w.hooks
 	ch := w.changed
 	w.changed = make(chan struct{})
+	w.last = at
 	w.mu.Unlock()
 	for _, h := range hooks {
 		h(obj, at)
@@ -425,6 +427,25 @@ func (w *watcher) until(ctx context.Context, timeout time.Duration, what string,
 			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+}
+
+// settle waits until no watched object has changed for quiet (at most max): nothing the
+// controller writes is still in flight, as when a user finds a paused rollout.
+func (w *watcher) settle(ctx context.Context, quiet, max time.Duration) {
+	end := time.Now().Add(max)
+	for time.Now().Before(end) {
+		w.mu.Lock()
+		since := time.Since(w.last)
+		w.mu.Unlock()
+		if since >= quiet {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(quiet - since):
 		}
 	}
 }

@@ -125,7 +125,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&sizes, "sizes", "", "canary-complete sizes (rollouts updated at once); default 1,100,1000, short 1,10")
 	fs.IntVar(&o.repeats, "repeats", 0, "canary-complete and canary-reference updates per run for sizes under 1000; default 3, short 1")
 	fs.IntVar(&o.bigRepeats, "big-repeats", 0, "canary-complete updates per run for sizes of 1000 and more; default 1")
-	fs.IntVar(&o.referenceSize, "reference-size", 0, "canary-reference size (2 replicas, 25/75 steps); default 50, short 20")
+	fs.IntVar(&o.referenceSize, "reference-size", 0, "canary-reference size (2 replicas, 25/75 steps); default 50, short 10")
 	fs.IntVar(&o.steps, "steps", 0, "step-latency promotes; default 50, short 10")
 	fs.IntVar(&o.floorSteps, "floor-steps", 0, "floor steps; default 50, short 10")
 	fs.IntVar(&o.promoteRepeats, "promote-repeats", 0, "promote-healthy repeats; default 20, short 3")
@@ -133,7 +133,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.rollbackRepeats, "rollback-repeats", 0, "rollback-latency repeats; default 5, short 1")
 	fs.IntVar(&o.idleSize, "idle-size", 0, "idle rollouts; default 1000, short 20")
 	fs.StringVar(&o.source, "source", "", "What the controller under test was built from, for the record (make bench sets it).")
-	fs.DurationVar(&o.idleDuration, "idle-duration", 0, "idle window; default 10m, short 20s")
+	fs.DurationVar(&o.idleDuration, "idle-duration", 0, "idle window; default 10m, short 15s")
 	fs.StringVar(&o.trafficsim, "trafficsim", "bin/bench/tern-trafficsim", "The traffic simulator binary (cmd/tern-trafficsim), for rollback-latency.")
 	fs.StringVar(&o.promDir, "prometheus-scripts", "test/prometheus", "Directory of up.sh/down.sh starting Prometheus, for rollback-latency.")
 	if err := fs.Parse(args); err != nil {
@@ -149,7 +149,7 @@ func parseFlags(args []string) (*options, error) {
 	}
 	def(&o.repeats, 3, 1)
 	def(&o.bigRepeats, 1, 1)
-	def(&o.referenceSize, 50, 20)
+	def(&o.referenceSize, 50, 10)
 	def(&o.steps, 50, 10)
 	def(&o.floorSteps, 50, 10)
 	def(&o.promoteRepeats, 20, 3)
@@ -159,7 +159,7 @@ func parseFlags(args []string) (*options, error) {
 	if o.idleDuration == 0 {
 		o.idleDuration = 10 * time.Minute
 		if o.short {
-			o.idleDuration = 20 * time.Second
+			o.idleDuration = 15 * time.Second
 		}
 	}
 	if sizes == "" {

@@ -263,7 +263,7 @@ func report(dir string, results []*runResult, invocations []machine) error {
 			continue
 		}
 		rec, ratio := "", ""
-		if t.Reconciles != nil {
+		if t.ControllerMetrics {
 			rec = num(div(t.RolloutReconciles, t.Updates))
 			ratio = fmt.Sprintf("%.2f", div(t.StatusWrites, t.RolloutReconciles))
 		}
@@ -413,7 +413,7 @@ func writeTargets(b *strings.Builder, gs []*group, short bool) {
 				continue
 			}
 			t := g.Total
-			if t.Reconciles != nil {
+			if t.ControllerMetrics {
 				ratio := div(t.StatusWrites, t.RolloutReconciles)
 				p("| %s | canary-complete N=%d: at most one status write per reconcile | %.0f status writes / %.0f reconciles = %.2f (an average: a per-reconcile check needs the controller's own count) | %s |\n",
 					c, g.Size, t.StatusWrites, t.RolloutReconciles, ratio, verdict(ratio <= 1, true))

@@ -71,7 +71,7 @@ func runBlueGreen(ctx context.Context, r *run) error {
 			return err
 		}
 		hash := ro.Status.CurrentPodHash
-		r.quiesce(ctx, 500*time.Millisecond, 10*time.Second)
+		r.w.settle(ctx, 500*time.Millisecond, 10*time.Second)
 		w, err := r.begin(ctx)
 		if err != nil {
 			return err

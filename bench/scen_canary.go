@@ -275,7 +275,7 @@ func (r *run) timedPromote(ctx context.Context, name string, next int32) (toRS, 
 	})
 	defer unhook()
 	// A settled rollout, as a user finds it: no write of the last step still in flight.
-	r.quiesce(ctx, 300*time.Millisecond, 5*time.Second)
+	r.w.settle(ctx, 300*time.Millisecond, 5*time.Second)
 	t0, err := r.promoteAndWait(ctx, name, fmt.Sprintf("paused at step %d", next),
 		func(ro *v1alpha1.Rollout) bool { return pausedAt(ro, next-2) },
 		func() bool {
@@ -327,7 +327,7 @@ func runPromoteHealthy(ctx context.Context, r *run) error {
 		if _, err := r.waitRollout(ctx, name, time.Minute, "paused at step 3", func(ro *v1alpha1.Rollout) bool { return pausedAt(ro, 3) }); err != nil {
 			return err
 		}
-		r.quiesce(ctx, 500*time.Millisecond, 10*time.Second)
+		r.w.settle(ctx, 500*time.Millisecond, 10*time.Second)
 		w, err := r.begin(ctx)
 		if err != nil {
 			return err

@@ -16,7 +16,7 @@ func runIdle(ctx context.Context, r *run) error {
 		return err
 	}
 	// The controller's start-up work (one reconcile per rollout) must not count as idle.
-	r.quiesce(ctx, 5*time.Second, 2*time.Minute)
+	r.quiesce(ctx, 3*time.Second, 2*time.Minute)
 	w, err := r.begin(ctx)
 	if err != nil {
 		return err

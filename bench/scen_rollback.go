@@ -93,30 +93,39 @@ func runRollback(ctx context.Context, r *run) error {
 }
 
 func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) error {
+	// Events of different kinds come through different informers, in no guaranteed order:
+	// every time is recorded on its own and compared once all are in.
 	var (
-		mu                                    sync.Mutex
-		hash                                  string
-		failed, scaled, gone, aborted, canSvc time.Time
-		stableOK                              bool
-		stableAt                              time.Time
-		runs                                  = map[string]bool{}
+		mu                            sync.Mutex
+		hash                          string
+		canaryUp                      bool
+		failed, scaled, gone, aborted time.Time
+		canSvc, stableAt              time.Time
+		stableOK                      bool
+		runs                          = map[string]bool{}
 	)
 	if s := r.w.service(ctx, r.ns, name+"-stable"); selects(s, stableHash) {
 		stableOK, stableAt = true, time.Now()
+	}
+	canary := func(o client.Object) bool {
+		return ownedBy(o, name) && hash != "" && o.GetLabels()[v1alpha1.DefaultRolloutUniqueLabelKey] == hash
 	}
 	unhook := r.w.hook(func(obj client.Object, at time.Time) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch o := obj.(type) {
 		case *v1alpha1.Rollout:
-			if o.Name == name && o.Status.CurrentPodHash != stableHash && hash == "" {
+			if o.Name != name {
+				return
+			}
+			if hash == "" && o.Status.CurrentPodHash != "" && o.Status.CurrentPodHash != stableHash {
 				hash = o.Status.CurrentPodHash
 			}
-			if o.Name == name && aborted.IsZero() && !failed.IsZero() && (o.Status.Abort || o.Status.Phase == v1alpha1.RolloutPhaseDegraded) {
+			if hash != "" && aborted.IsZero() && (o.Status.Abort || o.Status.Phase == v1alpha1.RolloutPhaseDegraded) {
 				aborted = at
 			}
 		case *v1alpha1.AnalysisRun:
-			if !ownedBy(o, name) || hash == "" || o.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash {
+			if !canary(o) {
 				return
 			}
 			runs[o.Name] = true
@@ -124,13 +133,16 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 				failed = at
 			}
 		case *appsv1.ReplicaSet:
-			if !ownedBy(o, name) || hash == "" || o.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash || failed.IsZero() {
+			if !canary(o) {
 				return
 			}
-			if scaled.IsZero() && replicas(o) == 0 {
+			if replicas(o) > 0 {
+				canaryUp = true
+			}
+			if canaryUp && scaled.IsZero() && replicas(o) == 0 {
 				scaled = at
 			}
-			if gone.IsZero() && replicas(o) == 0 && o.Status.Replicas == 0 {
+			if !scaled.IsZero() && gone.IsZero() && o.Status.Replicas == 0 {
 				gone = at
 			}
 		case *corev1.Service:
@@ -142,7 +154,7 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 				}
 				stableOK = ok
 			case name + "-canary":
-				if canSvc.IsZero() && !failed.IsZero() && selects(o, stableHash) {
+				if hash != "" && canSvc.IsZero() && selects(o, stableHash) {
 					canSvc = at
 				}
 			}
@@ -195,14 +207,21 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 	if stableAt.After(end) {
 		end = stableAt
 	}
+	// a state reached before the failure was seen counts as 0: it was not waiting on it
+	after := func(t time.Time) time.Duration {
+		if d := t.Sub(failed); d > 0 {
+			return d
+		}
+		return 0
+	}
 	r.sample("update_to_failed_measurement", failed.Sub(t0))
-	r.sample("failed_to_rolled_back", end.Sub(failed))
-	r.sample("failed_to_canary_scaled_0", scaled.Sub(failed))
+	r.sample("failed_to_rolled_back", after(end))
+	r.sample("failed_to_canary_scaled_0", after(scaled))
 	if !aborted.IsZero() {
-		r.sample("failed_to_abort_recorded", aborted.Sub(failed))
+		r.sample("failed_to_abort_recorded", after(aborted))
 	}
 	if !canSvc.IsZero() {
-		r.sample("failed_to_canary_service_on_stable", canSvc.Sub(failed))
+		r.sample("failed_to_canary_service_on_stable", after(canSvc))
 	}
 	mu.Unlock()
 	// pods gone is kube-controller-manager's and kwok's work, not the controller's: informative
@@ -213,7 +232,7 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 	})
 	mu.Lock()
 	if !gone.IsZero() {
-		r.sample("failed_to_canary_pods_gone", gone.Sub(failed))
+		r.sample("failed_to_canary_pods_gone", after(gone))
 	}
 	mu.Unlock()
 	fig, err := w.end(ctx, 1, true)

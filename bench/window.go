@@ -112,9 +112,11 @@ type figures struct {
 	// its resources and the controller's own client metrics (all resources), when it has them.
 	Conflicts float64 `json:"conflicts_409"`
 	// ClientByMethod is the controller's rest_client_requests_total, when it exposes it.
-	ClientByMethod map[string]float64 `json:"client_requests_by_method,omitempty"`
-	ClientTotal    float64            `json:"client_requests_total,omitempty"`
-	Reconciles     map[string]float64 `json:"reconciles,omitempty"`
+	// ControllerMetrics: the controller exposed client and reconcile metrics in this window.
+	ControllerMetrics bool               `json:"controller_metrics"`
+	ClientByMethod    map[string]float64 `json:"client_requests_by_method,omitempty"`
+	ClientTotal       float64            `json:"client_requests_total,omitempty"`
+	Reconciles        map[string]float64 `json:"reconciles,omitempty"`
 	// RolloutReconciles is the sum over results of the "rollout" controller's reconciles.
 	RolloutReconciles float64 `json:"rollout_reconciles,omitempty"`
 	HarnessRequests   float64 `json:"harness_requests"`
@@ -211,6 +213,7 @@ func (w *window) end(ctx context.Context, updates float64, quiesce bool) (figure
 		f.EndRSSMiB = r.ctl.sampler.take().RSSMiB
 	}
 	if e.client != nil {
+		f.ControllerMetrics = true
 		f.ClientByMethod = map[string]float64{}
 		for k, v := range e.client {
 			if d := v - s.client[k]; d != 0 {
@@ -259,7 +262,7 @@ func (r *run) checkUserIdle(ctx context.Context) error {
 		return err
 	}
 	select {
-	case <-time.After(2 * time.Second):
+	case <-time.After(time.Second):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -268,30 +271,34 @@ func (r *run) checkUserIdle(ctx context.Context) error {
 		return err
 	}
 	if after != before {
-		return fmt.Errorf("the controller's API user %q made %.0f requests in 2 s before the controller under test started: "+
+		return fmt.Errorf("the controller's API user %q made %.0f requests in 1 s before the controller under test started: "+
 			"another process uses its kubeconfig (a controller left from an earlier run?); stop it first", controllerUser, after-before)
 	}
 	return nil
 }
 
-// quiesce waits until the controller's request count has not moved for quiet.
+// quiesce waits until the controller has made no request for quiet (at most max). The API
+// server's /metrics is several MB, so it is read once per quiet period, after the watch
+// has shown no change for that long, not polled.
 func (r *run) quiesce(ctx context.Context, quiet, max time.Duration) {
 	end := time.Now().Add(max)
-	last, lastChange := -1.0, time.Now()
-	for time.Now().Before(end) {
+	last := -1.0
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if r.w != nil {
+			r.w.settle(ctx, quiet, time.Until(end))
+		}
 		n, err := r.controllerUserRequests()
 		if err != nil {
 			return
 		}
-		if n != last {
-			last, lastChange = n, time.Now()
-		} else if time.Since(lastChange) >= quiet {
+		if n == last {
 			return
 		}
+		last = n
+		// the next reading is at least quiet later, even when nothing watched changes
 		select {
 		case <-ctx.Done():
-			return
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(quiet):
 		}
 	}
 }
@@ -307,6 +314,7 @@ func (f figures) add(o figures) figures {
 	out.StatusWrites += o.StatusWrites
 	out.Conflicts += o.Conflicts
 	out.ClientTotal += o.ClientTotal
+	out.ControllerMetrics = out.ControllerMetrics || o.ControllerMetrics
 	out.RolloutReconciles += o.RolloutReconciles
 	out.HarnessRequests += o.HarnessRequests
 	out.ClusterRequests += o.ClusterRequests
