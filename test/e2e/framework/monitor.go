@@ -42,8 +42,9 @@ const (
 	FailedAnalysisNotPromoted Invariant = "failed-analysis-not-promoted"
 	// WithinSurge: no scale-up takes the ReplicaSets of a rollout above its bound: for a
 	// canary replicas + maxSurge (2 x replicas with traffic routing, where the stable keeps
-	// its full size); for a blue-green 2 x replicas + previewReplicaCount, not counting
-	// ReplicaSets waiting out their scale-down delay.
+	// its full size); for a blue-green 3 x replicas + previewReplicaCount (active, preview,
+	// and a newer version replacing the preview), not counting ReplicaSets waiting out
+	// their scale-down delay.
 	WithinSurge Invariant = "replicas-within-surge"
 	// StepsKept: status.currentStepIndex never decreases unless the update is aborted or
 	// retried, or a new revision (pod template) or new steps started.
@@ -847,7 +848,10 @@ func checkSurge(v view, rsName string) []finding {
 			bound = replicas + int32(n)
 		}
 	case s.BlueGreen != nil:
-		bound = 2 * replicas
+		// Active and preview run side by side; an update made while another is in
+		// preview adds a third version until it has a pod for the preview Service to
+		// move to, since that Service must never be left without one.
+		bound = 3 * replicas
 		if s.BlueGreen.PreviewReplicaCount != nil {
 			bound += *s.BlueGreen.PreviewReplicaCount
 		}
