@@ -265,7 +265,9 @@ func report(dir string, results []*runResult, invocations []machine) error {
 		rec, ratio := "", ""
 		if t.ControllerMetrics {
 			rec = num(div(t.RolloutReconciles, t.Updates))
-			ratio = fmt.Sprintf("%.2f", div(t.StatusWrites, t.RolloutReconciles))
+			if r := div(t.StatusWrites, t.RolloutReconciles); !math.IsNaN(r) {
+				ratio = fmt.Sprintf("%.2f", r)
+			}
 		}
 		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %d | %s |\n", g.Scenario, g.Size, g.Controller, num(t.Updates),
 			num(div(t.ControllerRequests, t.Updates)), num(div(t.StatusWrites, t.Updates)), num(t.Conflicts), rec, ratio,
