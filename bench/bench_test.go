@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // The harness subtracts its own requests from the API server's counts, so its labels must
@@ -159,5 +162,20 @@ func TestDNSName(t *testing.T) {
 	}
 	if got := dnsName(strings.Repeat("a", 70) + "-"); len(got) > 63 {
 		t.Errorf("dnsName too long: %d", len(got))
+	}
+}
+
+func TestWatcherHooksRemovedInAnyOrder(t *testing.T) {
+	w := &watcher{changed: make(chan struct{}), hooks: map[int]func(client.Object, time.Time){}}
+	var a, b int
+	removeA := w.hook(func(client.Object, time.Time) { a++ })
+	removeB := w.hook(func(client.Object, time.Time) { b++ })
+	w.event(&corev1.Service{})
+	removeA()
+	w.event(&corev1.Service{})
+	removeB()
+	w.event(&corev1.Service{})
+	if a != 1 || b != 2 {
+		t.Errorf("hook calls a=%d b=%d, want 1 and 2", a, b)
 	}
 }

@@ -332,7 +332,8 @@ type watcher struct {
 	stop  context.CancelFunc
 
 	mu      sync.Mutex
-	hooks   []func(obj client.Object, at time.Time)
+	hooks   map[int]func(obj client.Object, at time.Time)
+	nextID  int
 	changed chan struct{}
 	last    time.Time // of the latest event
 }
@@ -342,7 +343,7 @@ func newWatcher(ctx context.Context, k *kube, ns string) (*watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{cache: c, changed: make(chan struct{})}
+	w := &watcher{cache: c, changed: make(chan struct{}), hooks: map[int]func(client.Object, time.Time){}}
 	for _, obj := range []client.Object{&v1alpha1.Rollout{}, &appsv1.ReplicaSet{}, &corev1.Service{}, &v1alpha1.AnalysisRun{}} {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
@@ -378,7 +379,10 @@ func (w *watcher) event(o any) {
 		return
 	}
 	w.mu.Lock()
-	hooks := w.hooks
+	hooks := make([]func(client.Object, time.Time), 0, len(w.hooks))
+	for _, h := range w.hooks {
+		hooks = append(hooks, h)
+	}
 	ch := w.changed
 	w.changed = make(chan struct{})
 	w.last = at
@@ -393,19 +397,13 @@ func (w *watcher) event(o any) {
 func (w *watcher) hook(f func(obj client.Object, at time.Time)) func() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.hooks = append(w.hooks, f)
-	idx := len(w.hooks) - 1
+	id := w.nextID
+	w.nextID++
+	w.hooks[id] = f
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		// copy-on-write: event() may be iterating over the old slice
-		hooks := make([]func(client.Object, time.Time), 0, len(w.hooks))
-		for i, h := range w.hooks {
-			if i != idx {
-				hooks = append(hooks, h)
-			}
-		}
-		w.hooks = hooks
+		delete(w.hooks, id)
 	}
 }
 
