@@ -57,6 +57,8 @@ up() {
   chmod 600 "$STATE_DIR/pki/controller.kubeconfig"
   # the CRDs of this tree; another controller under test may need its own applied over them
   "$kubectl" --kubeconfig "$STATE_DIR/kubeconfig" apply --server-side --force-conflicts -f "$HERE/../config/crd/bases" >/dev/null
+  # served only once Established: a client asking earlier finds no such kind
+  "$kubectl" --kubeconfig "$STATE_DIR/kubeconfig" wait --for=condition=Established --timeout=60s -f "$HERE/../config/crd/bases" >/dev/null
   env_line
 }
 

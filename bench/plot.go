@@ -192,6 +192,7 @@ func plotIdle(dir string, gs []*group) (string, error) {
 	p.Y.Label.Text = "RSS (MiB)"
 	p.Legend.Top = true
 	any := false
+	maxRSS := 0.0
 	for ci, c := range controllerNames(gs) {
 		for _, g := range gs {
 			if g.Scenario != "idle" || g.Controller != c {
@@ -205,6 +206,7 @@ func plotIdle(dir string, gs []*group) (string, error) {
 				var xy plotter.XYs
 				for _, s := range r.Series {
 					xy = append(xy, plotter.XY{X: s.At.Sub(r.Series[0].At).Minutes(), Y: s.RSSMiB})
+					maxRSS = math.Max(maxRSS, s.RSSMiB)
 				}
 				l, err := plotter.NewLine(xy)
 				if err != nil {
@@ -222,7 +224,8 @@ func plotIdle(dir string, gs []*group) (string, error) {
 	if !any {
 		return "", nil
 	}
-	p.Y.Min = 0
+	// from 0, with room above the flat line a steady RSS draws, for the legend
+	p.Y.Min, p.Y.Max = 0, maxRSS*1.25
 	const file = "idle-rss.png"
 	return file, p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(dir, file))
 }
