@@ -201,14 +201,19 @@ func TestCheckSurgeBlueGreen(t *testing.T) {
 	if f := checkSurge(v, "web-c"); len(f) != 0 {
 		t.Errorf("active and preview with one version in its scale-down delay: %v", f)
 	}
-	v.objs[kindReplicaSet] = []object{rs("web-a", 2, nil), rs("web-b", 2, nil), rs("web-c", 1, nil)}
-	if f := checkSurge(v, "web-c"); len(f) != 1 {
-		t.Errorf("three versions up with no delay: %v", f)
+	// An update made while another is in preview: active, old preview and new version.
+	v.objs[kindReplicaSet] = []object{rs("web-a", 2, nil), rs("web-b", 2, nil), rs("web-c", 2, nil)}
+	if f := checkSurge(v, "web-c"); len(f) != 0 {
+		t.Errorf("active, preview and a newer version: %v", f)
+	}
+	v.objs[kindReplicaSet] = []object{rs("web-a", 2, nil), rs("web-b", 2, nil), rs("web-c", 2, nil), rs("web-d", 1, nil)}
+	if f := checkSurge(v, "web-d"); len(f) != 1 {
+		t.Errorf("four versions up with no delay: %v", f)
 	}
 	one := int32(1)
 	ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = &one
-	if f := checkSurge(v, "web-c"); len(f) != 0 {
-		t.Errorf("2 x 2 + previewReplicaCount 1: %v", f)
+	if f := checkSurge(v, "web-d"); len(f) != 0 {
+		t.Errorf("3 x 2 + previewReplicaCount 1: %v", f)
 	}
 }
 
