@@ -53,11 +53,15 @@ spec:
 `, name, replicas, img, strings.Join(steps, ", "), extra, service(name+"-canary", name), service(name+"-stable", name))
 }
 
+// service is headless: test/cluster's API server has a /24 Service range, too small for the
+// 2000 Services of 1000 canaries, and the controller's work on a Service (its selector) is
+// the same with or without a cluster IP.
 func service(name, app string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: %s}
 spec:
+  clusterIP: None
   selector: {app: %s}
   ports: [{port: 80}]`, name, app)
 }
