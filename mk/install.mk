@@ -1,5 +1,5 @@
 # Installing Tern on a cluster: the rendered manifests, the controller image (built without
-# Docker) and the Helm chart's helm. All into dist/;
+# Docker), the Helm chart's helm, and the kubectl plugin for every platform. All into dist/;
 # manifests/install.yaml and manifests/namespace-install.yaml are checked in as well.
 KUBECTL ?= $(BIN_DIR)/kubectl
 DIST_DIR ?= dist
@@ -9,7 +9,7 @@ DIST_DIR ?= dist
 HELM_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "helm.sh/helm/v3") {print $$(i+1); exit}}' hack/helm/go.mod)
 HELM ?= $(CACHE_DIR)/helm-$(HELM_VERSION)
 
-.PHONY: install-manifest image helm test-install
+.PHONY: install-manifest image helm plugin test-install
 
 install-manifest: ## render manifests/ into dist/install.yaml + namespace-install.yaml and the checked-in copies (IMAGE_TAG=v1.2.3 for a release)
 	@test -x $(KUBECTL) || { echo "no kubectl at $(KUBECTL): run make cluster-build (or set KUBECTL)" >&2; exit 1; }
@@ -42,5 +42,36 @@ $(HELM):
 
 helm: $(HELM) ## build the pinned helm into the cache if missing (for the chart's tests)
 
-test-install: ## the install tests: stale manifests, image reproducibility, chart vs kustomize
-	$(GO) test -count=1 ./hack/installmanifest/ ./hack/image/
+# kubectl-tern for every platform, with the build information of build-cli, packed as krew
+# wants it (a .tar.gz per platform, and a plugin manifest with their sha256).
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+KREW_TEMPLATE := manifests/krew/tern.yaml.tmpl
+PLUGIN_VERSION ?= $(VERSION)
+PLUGIN_URL ?= https://github.com/tern-rollouts/tern/releases/download/$(PLUGIN_VERSION)
+
+plugin: ## build kubectl-tern for linux/darwin/windows x amd64/arm64 into dist/, with krew archives and dist/tern.krew.yaml
+	@mkdir -p $(DIST_DIR)/plugin
+	@set -e; ldflags='-s -w $(CLI_LDFLAGS)'; \
+	for p in $(PLUGIN_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		out=$(DIST_DIR)/kubectl-tern-$$os-$$arch$$ext; \
+		echo ">> $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$$ldflags" -o $$out ./cmd/kubectl-tern; \
+		stage=$(DIST_DIR)/plugin/$$os-$$arch; rm -rf $$stage; mkdir -p $$stage; \
+		cp $$out $$stage/kubectl-tern$$ext; \
+		tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) \
+			-C $$stage -cf - kubectl-tern$$ext | gzip -n >$(DIST_DIR)/kubectl-tern-$$os-$$arch.tar.gz; \
+	done
+	@rm -rf $(DIST_DIR)/plugin
+	@set -e; args="-e s|@VERSION@|$(PLUGIN_VERSION)|g -e s|@URL@|$(PLUGIN_URL)|g"; \
+	for p in $(PLUGIN_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		sum=$$(sha256sum $(DIST_DIR)/kubectl-tern-$$os-$$arch.tar.gz | cut -d' ' -f1); \
+		args="$$args -e s|@SHA256_$${os}_$${arch}@|$$sum|g"; \
+	done; \
+	grep -v '^#' $(KREW_TEMPLATE) | sed $$args >$(DIST_DIR)/tern.krew.yaml; \
+	if grep -n '@[A-Z0-9_a-z]*@' $(DIST_DIR)/tern.krew.yaml; then echo "unfilled placeholders in $(DIST_DIR)/tern.krew.yaml (PLUGIN_PLATFORMS)" >&2; exit 1; fi
+	@echo ">> $(DIST_DIR)/tern.krew.yaml"; cd $(DIST_DIR) && sha256sum kubectl-tern-*
+
+test-install: ## the install tests: stale manifests, image reproducibility, chart vs kustomize, RBAC e2e (needs TERN_E2E_KUBECONFIG)
+	$(GO) test -count=1 ./hack/installmanifest/ ./hack/image/ ./test/e2e/install/
