@@ -179,3 +179,18 @@ func TestWatcherHooksRemovedInAnyOrder(t *testing.T) {
 		t.Errorf("hook calls a=%d b=%d, want 1 and 2", a, b)
 	}
 }
+
+func TestCommandQPS(t *testing.T) {
+	for cmd, want := range map[string]float64{
+		"ctl --kubeconfig={kubeconfig} --qps=200 --burst=400": 200,
+		"ctl --qps 40":         40,
+		"ctl -qps=12.5":        12.5,
+		"ctl --burst=10":       0,
+		"ctl --qps=notanumber": 0,
+	} {
+		g := &group{Runs: []*runResult{{Controller: controllerSpec{Command: cmd}}}}
+		if got := commandQPS(g); got != want {
+			t.Errorf("commandQPS(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}

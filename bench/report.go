@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -257,9 +258,13 @@ func report(dir string, results []*runResult, invocations []machine) error {
 	p("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, g := range gs {
 		t := g.Total
-		if g.Controller == "none" {
+		if g.Controller == "none" && t.Updates > 0 {
 			p("| %s | %d | %s | %s | %s (harness) | %s | %s | | | | | | | %s |\n", g.Scenario, g.Size, g.Controller, num(t.Updates),
 				num(div(t.HarnessRequests, t.Updates)), num(div(t.StatusWrites, t.Updates)), num(t.Conflicts), perUpdate[g.Scenario])
+			continue
+		}
+		if t.Updates == 0 {
+			p("| %s | %d | %s | 0 | failed (see below) | | | | | | | | | %s |\n", g.Scenario, g.Size, g.Controller, perUpdate[g.Scenario])
 			continue
 		}
 		rec, ratio := "", ""
@@ -422,8 +427,16 @@ func writeTargets(b *strings.Builder, gs []*group, short bool) {
 			}
 			p("| %s | canary-complete N=%d: zero 409 conflicts | %s | %s |\n", c, g.Size, num(t.Conflicts), verdict(t.Conflicts == 0, len(g.Runs) > 0 && t.Updates > 0))
 			if g.Size >= 1000 {
-				p("| %s | canary-complete N=%d finishes without client rate limits dominating | %s; %d client-side throttling messages; %.0f requests/s on average over the windows | %s |\n",
-					c, g.Size, completion(g), t.Throttled, div(t.ControllerRequests, t.ActiveSeconds), verdict(t.Throttled == 0 && len(g.Errors) == 0, t.Updates > 0))
+				rate := div(t.ControllerRequests, t.ActiveSeconds)
+				// the limiter dominates when the client runs near its cap: half of it leaves
+				// room for bursts and says the time went elsewhere
+				qps := commandQPS(g)
+				ok, limit := t.Throttled == 0, "no --qps in the command line"
+				if qps > 0 {
+					ok, limit = rate <= qps/2, fmt.Sprintf("%.0f%% of its --qps %.0f", 100*rate/qps, qps)
+				}
+				p("| %s | canary-complete N=%d finishes without client rate limits dominating | %s; %.0f requests/s on average (%s); %d client-side throttling messages | %s |\n",
+					c, g.Size, completion(g), rate, limit, t.Throttled, verdict(ok && len(g.Errors) == 0, t.Updates > 0))
 			}
 		}
 		if ref := (&group{}).find("canary-reference", 0, c, gs); ref != nil {
@@ -452,6 +465,22 @@ func writeTargets(b *strings.Builder, gs []*group, short bool) {
 		p("\nShort mode: sizes and repeats are small (the reference row is at N=%s, not 50), so these verdicts are indicative only; `make bench` gives the record.\n",
 			refSize(gs))
 	}
+}
+
+// commandQPS is the --qps of the group's controller command line, 0 if it has none.
+func commandQPS(g *group) float64 {
+	if len(g.Runs) == 0 {
+		return 0
+	}
+	f := strings.Fields(strings.ReplaceAll(g.Runs[0].Controller.Command, "=", " "))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "--qps" || f[i] == "-qps" {
+			if v, err := strconv.ParseFloat(f[i+1], 64); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 func refSize(gs []*group) string {
