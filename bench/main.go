@@ -310,10 +310,12 @@ func benchMain(ctx context.Context, o *options) error {
 	rn := &runner{o: o, k: k, machine: describeMachine(ctx, k, o)}
 	started := time.Now()
 	var failed []string
-	for _, name := range o.scenarios {
-		sc := findScenario(name)
-		for _, size := range sc.sizes(o) {
-			for idx := 0; idx < o.runs; idx++ {
+	// Runs outermost: with -runs 2 and more every scenario comes round again after the others,
+	// so that the floor and step-latency, A and B, see the same stretches of machine load.
+	for idx := 0; idx < o.runs; idx++ {
+		for _, name := range o.scenarios {
+			sc := findScenario(name)
+			for _, size := range sc.sizes(o) {
 				ctls := o.controllers
 				if !sc.controller {
 					ctls = []controllerSpec{{Name: "none", Command: "(the harness writes alone)"}}
