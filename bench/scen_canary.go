@@ -40,7 +40,10 @@ func (r *run) createFleet(ctx context.Context, n, replicas int, steps []string) 
 	return f, nil
 }
 
-func setupTimeout(n int) time.Duration { return 2*time.Minute + time.Duration(n)*300*time.Millisecond }
+// setupTimeout is generous: at N=1000 the control plane of a loaded 2-core machine takes
+// minutes to create and delete the pods (about 9000 pod changes per update), and a timeout
+// would hide how long it takes.
+func setupTimeout(n int) time.Duration { return 5*time.Minute + time.Duration(n)*1500*time.Millisecond }
 
 // waitAll waits until every rollout of f is Healthy on a revision other than f.hash, then
 // records the new hashes.

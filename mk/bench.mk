@@ -36,7 +36,7 @@ bench-cluster-down: ## stop the bench's control plane and delete its state
 # The floor and step-latency run three times, interleaved: their ratio is a target, and the
 # floor is only a floor when both see the same machine load.
 bench: bench-build cluster-build ## every scenario at full size (N up to 1000, idle 10 min; ~1 h) -> bench/results/full
-	@NODES=50 $(BENCH_CLUSTER) up >/dev/null
+	@NODES=60 $(BENCH_CLUSTER) up >/dev/null
 	@status=0; \
 	$(BENCH_RUN) -fresh -out bench/results/full -runs 3 -scenarios floor,step-latency $(BENCH_ARGS) || status=$$?; \
 	$(BENCH_RUN) -out bench/results/full -sizes 1,100 $(BENCH_ARGS) \
