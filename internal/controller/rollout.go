@@ -130,6 +130,17 @@ func (r *RolloutReconciler) rolloutsOfService(ctx context.Context, o client.Obje
 	return reqs
 }
 
+// cacheHas reports whether the cache shows w at its written resourceVersion or later. An
+// object gone from the cache was deleted since, which is news enough.
+func cacheHas(ctx context.Context, c client.Reader, w written) bool {
+	o := w.obj.DeepCopyObject().(client.Object)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(w.obj), o); err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+	return err != nil || rv >= w.resourceVersion
+}
+
 // Reconcile plans one step for a Rollout and carries it out.
 func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx).WithValues("rollout", req.NamespacedName)
@@ -141,6 +152,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] != r.InstanceID {
+		// Another instance's Rollout, reached through one of its objects' events (an
+		// owned ReplicaSet, a Service): not ours to touch.
+		return ctrl.Result{}, nil
 	}
 	if ok, wait := r.seen.satisfied(ctx, r.Client, ro); !ok {
 		// The cache has not caught up with our own last writes yet; planning on it would
@@ -168,7 +184,10 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // expectations remember, per Rollout, the writes whose echo the cache must show before
-// the next plan: the resourceVersion of the last status patch and the ReplicaSets created.
+// the next plan: the resourceVersion of the last status patch, the ReplicaSets created,
+// and every object patched. Planning on a cache that lags one of them could undo it: a
+// Service switched a moment ago still showing its old selector makes its old version look
+// unserved, free to scale away.
 type expectations struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]expectation
@@ -178,7 +197,14 @@ type expectation struct {
 	resourceVersion uint64
 	replicaSets     []string
 	pods            []string
+	written         []written
 	at              time.Time
+}
+
+// written is one object patched, at the resourceVersion the API server gave it.
+type written struct {
+	obj             client.Object
+	resourceVersion uint64
 }
 
 func newExpectations() *expectations {
@@ -186,10 +212,15 @@ func newExpectations() *expectations {
 }
 
 func (e *expectations) record(ro *v1alpha1.Rollout, res execute.Result) {
-	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 && len(res.EvictedPods) == 0 {
+	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 && len(res.EvictedPods) == 0 && len(res.Written) == 0 {
 		return
 	}
 	exp := expectation{replicaSets: res.CreatedReplicaSets, pods: res.EvictedPods, at: time.Now()}
+	for _, o := range res.Written {
+		if rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64); err == nil {
+			exp.written = append(exp.written, written{obj: o, resourceVersion: rv})
+		}
+	}
 	if res.StatusWritten != nil {
 		exp.resourceVersion, _ = strconv.ParseUint(res.StatusWritten.ResourceVersion, 10, 64)
 	}
@@ -229,6 +260,11 @@ func (e *expectations) satisfied(ctx context.Context, c client.Reader, ro *v1alp
 	}
 	if !podsGone(ctx, c, ro.Namespace, exp.pods) {
 		return false, 200 * time.Millisecond
+	}
+	for _, w := range exp.written {
+		if !cacheHas(ctx, c, w) {
+			return false, 200 * time.Millisecond
+		}
 	}
 	e.forget(key)
 	return true, 0

@@ -15,14 +15,14 @@ import (
 
 // applyAnalysis carries out the AnalysisRun actions; done is false when it found nothing
 // to do.
-func (e *Executor) applyAnalysis(ctx context.Context, ro *v1alpha1.Rollout, a plan.Action) (done bool, err error) {
+func (e *Executor) applyAnalysis(ctx context.Context, w *[]client.Object, ro *v1alpha1.Rollout, a plan.Action) (done bool, err error) {
 	ns := ro.Namespace
 	switch a := a.(type) {
 	case plan.CreateAnalysisRun:
 		return e.createAnalysisRun(ctx, ro, a.Run)
 	case plan.TerminateAnalysisRun:
 		patch := map[string]any{"spec": map[string]any{"terminate": true}}
-		err := e.patch(ctx, &v1alpha1.AnalysisRun{}, ns, a.Name, types.MergePatchType, patch)
+		err := e.patch(ctx, w, &v1alpha1.AnalysisRun{}, ns, a.Name, types.MergePatchType, patch)
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}

@@ -48,6 +48,9 @@ type Result struct {
 	// RetryAfter, when not zero, asks to plan again that soon: a disruption budget
 	// refused an eviction.
 	RetryAfter time.Duration
+	// Written are the objects patched, as the API server returned them: the next plan
+	// must see at least these resourceVersions, or it would redo or undo those writes.
+	Written []client.Object
 }
 
 // Apply carries out a Decision for ro. On the first failing action it stops: the
@@ -78,7 +81,7 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 			}
 			continue
 		}
-		done, err := e.apply(ctx, ro, a)
+		done, err := e.apply(ctx, &res.Written, ro, a)
 		if errors.Is(err, ErrCollision) {
 			return res, e.bumpCollisionCount(ctx, ro, err)
 		}
@@ -107,7 +110,7 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 }
 
 // apply performs one action; done is false when it found nothing to do.
-func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Action) (bool, error) {
+func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.Rollout, a plan.Action) (bool, error) {
 	ns := ro.Namespace
 	switch a := a.(type) {
 	case plan.CreateReplicaSet:
@@ -117,7 +120,7 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.DesiredReplicasAnnotation: fmt.Sprint(a.DesiredReplicas)}},
 			"spec":     map[string]any{"replicas": a.Replicas},
 		}
-		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, patch)
+		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, patch)
 	case plan.AnnotateReplicaSet:
 		ann := map[string]any{}
 		for k, v := range a.Annotations {
@@ -127,13 +130,13 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 				ann[k] = *v
 			}
 		}
-		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
+		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
 	case plan.AdoptReplicaSet:
 		isController := true
 		ref := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: ro.Name, UID: ro.UID, Controller: &isController, BlockOwnerDeletion: &isController}
 		// The uid makes the patch fail rather than adopt a ReplicaSet recreated meanwhile.
 		patch := map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}, "uid": a.UID}}
-		return true, e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.StrategicMergePatchType, patch)
+		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.StrategicMergePatchType, patch)
 	case plan.DeleteReplicaSet:
 		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: a.Name}}
 		uid := types.UID(a.UID)
@@ -143,16 +146,16 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 		}
 		return err == nil, wrap(err, "deleting replicaset %s/%s", ns, a.Name)
 	case plan.SetReplicaSetMetadata:
-		return true, e.setMetadata(ctx, ns, a)
+		return true, e.setMetadata(ctx, w, ns, a)
 	case plan.SetServiceSelector:
 		patch := map[string]any{
 			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.ManagedByRolloutsKey: ro.Name}},
 			"spec":     map[string]any{"selector": map[string]any{v1alpha1.DefaultRolloutUniqueLabelKey: a.Hash}},
 		}
-		return true, e.patch(ctx, &corev1.Service{}, ns, a.Service, types.MergePatchType, patch)
+		return true, e.patch(ctx, w, &corev1.Service{}, ns, a.Service, types.MergePatchType, patch)
 	case plan.ScaleDeployment:
 		patch := map[string]any{"spec": map[string]any{"replicas": a.Replicas}}
-		return true, e.patch(ctx, &appsv1.Deployment{}, ns, a.Name, types.MergePatchType, patch)
+		return true, e.patch(ctx, w, &appsv1.Deployment{}, ns, a.Name, types.MergePatchType, patch)
 	case plan.AnnotateRollout:
 		ann := map[string]any{}
 		for k, v := range a.Annotations {
@@ -162,12 +165,12 @@ func (e *Executor) apply(ctx context.Context, ro *v1alpha1.Rollout, a plan.Actio
 				ann[k] = *v
 			}
 		}
-		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
+		return true, e.patch(ctx, w, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
 	case plan.SetRolloutRevision:
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.RevisionAnnotation: a.Revision}}}
-		return true, e.patch(ctx, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)
+		return true, e.patch(ctx, w, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)
 	case plan.CreateAnalysisRun, plan.TerminateAnalysisRun, plan.DeleteAnalysisRun:
-		return e.applyAnalysis(ctx, ro, a)
+		return e.applyAnalysis(ctx, w, ro, a)
 	}
 	return false, fmt.Errorf("unknown action %T", a)
 }
@@ -207,7 +210,7 @@ func (e *Executor) bumpCollisionCount(ctx context.Context, ro *v1alpha1.Rollout,
 
 // setMetadata swaps the ephemeral metadata on the ReplicaSet's template and its pods,
 // touching only the keys Tern itself injected.
-func (e *Executor) setMetadata(ctx context.Context, ns string, a plan.SetReplicaSetMetadata) error {
+func (e *Executor) setMetadata(ctx context.Context, w *[]client.Object, ns string, a plan.SetReplicaSetMetadata) error {
 	labelsPatch, annPatch := metadataPatch(a.Previous, a.Desired)
 	record := any(nil)
 	if a.Desired != nil && (len(a.Desired.Labels) > 0 || len(a.Desired.Annotations) > 0) {
@@ -220,7 +223,7 @@ func (e *Executor) setMetadata(ctx context.Context, ns string, a plan.SetReplica
 			"labels": labelsPatch, "annotations": annPatch,
 		}}},
 	}
-	if err := e.patch(ctx, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, rsPatch); err != nil {
+	if err := e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, rsPatch); err != nil {
 		return err
 	}
 	rs := &appsv1.ReplicaSet{}
@@ -241,7 +244,7 @@ func (e *Executor) setMetadata(ctx context.Context, ns string, a plan.SetReplica
 		if owner := metav1.GetControllerOf(pod); owner == nil || owner.UID != rs.UID || pod.DeletionTimestamp != nil {
 			continue
 		}
-		if err := e.patch(ctx, &corev1.Pod{}, ns, pod.Name, types.MergePatchType, podPatch); err != nil {
+		if err := e.patch(ctx, w, &corev1.Pod{}, ns, pod.Name, types.MergePatchType, podPatch); err != nil {
 			return err
 		}
 	}
@@ -271,7 +274,7 @@ func metadataPatch(prev, desired *v1alpha1.PodTemplateMetadata) (map[string]any,
 	return l, a
 }
 
-func (e *Executor) patch(ctx context.Context, obj client.Object, ns, name string, pt types.PatchType, body any) error {
+func (e *Executor) patch(ctx context.Context, w *[]client.Object, obj client.Object, ns, name string, pt types.PatchType, body any) error {
 	data, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -279,6 +282,9 @@ func (e *Executor) patch(ctx context.Context, obj client.Object, ns, name string
 	obj.SetNamespace(ns)
 	obj.SetName(name)
 	err = e.Client.Patch(ctx, obj, client.RawPatch(pt, data), client.FieldOwner(FieldOwner))
+	if err == nil && w != nil {
+		*w = append(*w, obj)
+	}
 	return wrap(err, "patching %T %s/%s", obj, ns, name)
 }
 

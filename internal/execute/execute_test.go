@@ -3,6 +3,7 @@ package execute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -95,6 +96,17 @@ func TestApplyWritesObjectsAndStatus(t *testing.T) {
 	}
 	if len(res.CreatedReplicaSets) != 1 || res.StatusWritten == nil {
 		t.Fatalf("result %+v", res)
+	}
+	var written []string
+	for _, o := range res.Written {
+		written = append(written, fmt.Sprintf("%T %s@%s", o, o.GetName(), o.GetResourceVersion()))
+	}
+	svcRV := ""
+	if live := (&corev1.Service{}); c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "active"}, live) == nil {
+		svcRV = live.ResourceVersion
+	}
+	if len(written) != 4 || written[2] != "*v1.Service active@"+svcRV {
+		t.Fatalf("written %v: want both ReplicaSet patches, the Service at %s and the Rollout", written, svcRV)
 	}
 	rs := &appsv1.ReplicaSet{}
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "ro-abc"}, rs); err != nil {
