@@ -18,7 +18,8 @@ func (p *planner) blueGreen() {
 		p.previewHash = p.s.Services[bg.PreviewService].Spec.Selector[hashKey]
 	}
 	if p.ro.Spec.Paused {
-		// A manual pause freezes every workload object where it is.
+		// A manual pause freezes every workload object where it is, but for their size.
+		p.blueGreenPausedScale(bg)
 		return
 	}
 	cur := p.st.CurrentPodHash
@@ -318,4 +319,30 @@ func (p *planner) addPause(reason v1alpha1.PauseReason) {
 func (p *planner) clearPause() {
 	p.st.PauseConditions = nil
 	p.st.ControllerPause = false
+}
+
+// blueGreenPausedScale follows a change of spec.replicas during a manual pause, as users
+// scale a paused Deployment: the version behind the active Service and the one being
+// previewed take the new size (the preview its previewReplicaCount until promotion),
+// and nothing else moves. A template changed under the pause waits for the unpause.
+func (p *planner) blueGreenPausedScale(bg *v1alpha1.BlueGreenStrategy) {
+	if !p.scalingEvent() {
+		return
+	}
+	replicas := p.ro.GetReplicas()
+	for _, rs := range p.all {
+		h := rs.Labels[hashKey]
+		switch {
+		case specReplicas(rs) == 0:
+			// Scaled away, or waiting out its scale-down delay at zero: not a size to keep.
+		case h == p.activeHash:
+			p.scale(rs, replicas)
+		case rs == p.newRS:
+			want := replicas
+			if bg.PreviewReplicaCount != nil && !p.st.BlueGreen.ScaleUpPreviewCheckPoint && !p.st.PromoteFull {
+				want = *bg.PreviewReplicaCount
+			}
+			p.scale(rs, want)
+		}
+	}
 }

@@ -312,6 +312,45 @@ func TestBlueGreenManualPause(t *testing.T) {
 	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
 }
 
+// A paused rollout still follows spec.replicas, as a paused Deployment does: the active
+// version and the preview take the new size, nothing else changes.
+func TestBlueGreenManualPauseScales(t *testing.T) {
+	w := seedBlueGreen(t)
+	w.settle()
+	w.ro.Spec.Paused = true
+	w.ro.Spec.Replicas = ptrTo(int32(4))
+	w.settle()
+	wantEqual(t, "stable scaled while paused", w.replicas(), map[string]int32{blueRS: 4})
+	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
+	wantEqual(t, "status replicas", w.ro.Status.AvailableReplicas, int32(4))
+
+	// Mid-update, paused with the preview up: both sides follow, the Services stay.
+	w.ro.Spec.Paused = false
+	w.setImage("argoproj/rollouts-demo:yellow")
+	w.settle()
+	yellow := w.currentHash()
+	yellowRS := "rollout-bluegreen-" + yellow
+	wantEqual(t, "preview up", w.replicas(), map[string]int32{blueRS: 4, yellowRS: 4})
+	w.ro.Spec.Paused = true
+	w.ro.Spec.Replicas = ptrTo(int32(3))
+	w.settle()
+	wantEqual(t, "both sides scaled while paused", w.replicas(), map[string]int32{blueRS: 3, yellowRS: 3})
+	wantEqual(t, "active stays", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview stays", w.selector(previewSvc), yellow)
+
+	// A template changed under the pause creates nothing, yet a resize still applies to
+	// the active version; the abandoned preview is left for the unpause to drain.
+	w.setImage("argoproj/rollouts-demo:green")
+	w.ro.Spec.Replicas = ptrTo(int32(2))
+	w.settle()
+	wantEqual(t, "active resized, nothing new", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 3})
+	w.ro.Spec.Paused = false
+	w.settle()
+	if n := w.replicas()[yellowRS]; n != 0 {
+		t.Fatalf("the abandoned preview kept %d replicas after the unpause", n)
+	}
+}
+
 func TestBlueGreenPromoteFull(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
