@@ -205,28 +205,17 @@ func createError(o *toCreate, err error) error {
 
 // watch shows the created object as `get <kind> -w` would.
 func (c *CreateOptions) watch(ctx context.Context, o *toCreate) error {
-	args := []string{o.obj.GetName()}
-	key := types.NamespacedName{Namespace: o.obj.GetNamespace(), Name: o.obj.GetName()}
-	var v verb
-	switch o.kind {
-	case "Rollout":
-		v = &GetRolloutOptions{Options: c.Options, Watch: true, NoColor: c.NoColor}
-	case "Experiment":
-		v = &GetExperimentOptions{Options: c.Options, Watch: true, NoColor: c.NoColor}
-	default:
-		v = &GetAnalysisRunOptions{Options: c.Options, Watch: true, NoColor: c.NoColor}
-	}
-	if err := v.Complete(args); err != nil {
+	g := getOptions{Options: c.Options, Watch: true, NoColor: c.NoColor}
+	if err := g.Complete([]string{o.obj.GetName()}); err != nil {
 		return err
 	}
 	// The object's own namespace wins over the context's.
-	switch g := v.(type) {
-	case *GetRolloutOptions:
-		g.key = key
-	case *GetExperimentOptions:
-		g.key = key
-	case *GetAnalysisRunOptions:
-		g.key = key
+	g.key = types.NamespacedName{Namespace: o.obj.GetNamespace(), Name: o.obj.GetName()}
+	switch o.kind {
+	case "Rollout":
+		return (&GetRolloutOptions{g}).Run(ctx)
+	case "Experiment":
+		return (&GetExperimentOptions{g}).Run(ctx)
 	}
-	return v.Run(ctx)
+	return (&GetAnalysisRunOptions{g}).Run(ctx)
 }

@@ -62,8 +62,9 @@ func NewCmdGet(o *Options) *cobra.Command {
 	return cmd
 }
 
-// GetRolloutOptions are the options of `get rollout`.
-type GetRolloutOptions struct {
+// getOptions are the flags and state that `get rollout`, `get experiment` and
+// `get analysisrun` share, so that the three behave alike.
+type getOptions struct {
 	*Options
 	Watch          bool
 	NoColor        bool
@@ -74,34 +75,15 @@ type GetRolloutOptions struct {
 	client client.WithWatch
 }
 
-// NewCmdGetRollout returns the `get rollout` command.
-func NewCmdGetRollout(o *Options) *cobra.Command {
-	g := &GetRolloutOptions{Options: o}
-	cmd := &cobra.Command{
-		Use:     "rollout NAME",
-		Aliases: []string{"ro", "rollouts"},
-		Short:   "Get details about a rollout",
-		Long:    getRolloutLong,
-		Example: o.Example(getExample),
-		Args:    exactArgs("NAME"),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := g.Complete(args); err != nil {
-				return err
-			}
-			if err := g.Validate(); err != nil {
-				return err
-			}
-			return g.Run(c.Context())
-		},
-	}
-	cmd.Flags().BoolVarP(&g.Watch, "watch", "w", false, "Watch live updates to the rollout")
+// addFlags registers the flags; what names the object in the help of --watch.
+func (g *getOptions) addFlags(cmd *cobra.Command, what string) {
+	cmd.Flags().BoolVarP(&g.Watch, "watch", "w", false, "Watch live updates to "+what)
 	cmd.Flags().BoolVar(&g.NoColor, "no-color", false, "Do not colorize output")
 	cmd.Flags().IntVar(&g.TimeoutSeconds, "timeout-seconds", 0, "Stop watching after this many seconds (0: never)")
-	return cmd
 }
 
 // Complete reads the arguments and builds the client.
-func (g *GetRolloutOptions) Complete(args []string) error {
+func (g *getOptions) Complete(args []string) error {
 	ns, err := g.Namespace()
 	if err != nil {
 		return err
@@ -113,11 +95,63 @@ func (g *GetRolloutOptions) Complete(args []string) error {
 }
 
 // Validate checks the flags.
-func (g *GetRolloutOptions) Validate() error {
+func (g *getOptions) Validate() error {
 	if g.TimeoutSeconds < 0 {
 		return fmt.Errorf("--timeout-seconds must not be negative, got %d", g.TimeoutSeconds)
 	}
 	return nil
+}
+
+func (g *getOptions) renderOptions() rolloutinfo.RenderOptions {
+	return rolloutinfo.RenderOptions{Now: g.Now(), Color: g.color}
+}
+
+// display prints obj, already read, with its children once; with --watch it follows
+// obj (through self) and its children instead, and redraws on every change.
+func display[T client.Object](ctx context.Context, g *getOptions, obj T, self source, children []source,
+	render func(w io.Writer, obj T, children [][]client.Object) error) error {
+	if !g.Watch {
+		lists, err := fetch(ctx, g.client, children)
+		if err != nil {
+			return err
+		}
+		return render(g.Out, obj, lists)
+	}
+	ctx, cancel := withTimeout(ctx, g.TimeoutSeconds)
+	defer cancel()
+	l := newLive(g.client, append([]source{self}, children...))
+	return redraw(ctx, g.Out, l, func(buf *bytes.Buffer) (bool, error) {
+		objs := l.mirrors[0].items()
+		if len(objs) == 0 {
+			return false, nil
+		}
+		lists := make([][]client.Object, 0, len(l.mirrors)-1)
+		for _, m := range l.mirrors[1:] {
+			lists = append(lists, m.items())
+		}
+		return true, render(buf, objs[0].(T), lists)
+	})
+}
+
+// GetRolloutOptions are the options of `get rollout`.
+type GetRolloutOptions struct {
+	getOptions
+}
+
+// NewCmdGetRollout returns the `get rollout` command.
+func NewCmdGetRollout(o *Options) *cobra.Command {
+	g := &GetRolloutOptions{getOptions{Options: o}}
+	cmd := &cobra.Command{
+		Use:     "rollout NAME",
+		Aliases: []string{"ro", "rollouts"},
+		Short:   "Get details about a rollout",
+		Long:    getRolloutLong,
+		Example: o.Example(getExample),
+		Args:    exactArgs("NAME"),
+		RunE:    runVerb(g),
+	}
+	g.addFlags(cmd, "the rollout")
+	return cmd
 }
 
 // Run prints the rollout once, or redraws it on every change with --watch.
@@ -126,39 +160,14 @@ func (g *GetRolloutOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sources, err := childSources(ro)
+	children, err := childSources(ro)
 	if err != nil {
 		return err
 	}
-	if !g.Watch {
-		lists, err := fetch(ctx, g.client, sources)
-		if err != nil {
-			return err
-		}
-		return g.render(g.Out, objectsOf(ro, lists...))
-	}
-	ctx, cancel := withTimeout(ctx, g.TimeoutSeconds)
-	defer cancel()
-	return g.watch(ctx, sources)
+	return display(ctx, &g.getOptions, ro, rolloutSource(g.key), children, g.render)
 }
 
-func (g *GetRolloutOptions) render(w io.Writer, objs rolloutinfo.Objects) error {
-	info := rolloutinfo.New(objs)
-	return rolloutinfo.Render(w, info, rolloutinfo.RenderOptions{Now: g.Now(), Color: g.color})
-}
-
-// watch follows the rollout and its children and redraws the picture on every change.
-func (g *GetRolloutOptions) watch(ctx context.Context, children []source) error {
-	l := newLive(g.client, append([]source{rolloutSource(g.key)}, children...))
-	return redraw(ctx, g.Out, l, func(buf *bytes.Buffer) (bool, error) {
-		ros := l.mirrors[0].items()
-		if len(ros) == 0 {
-			return false, nil
-		}
-		lists := make([][]client.Object, 0, len(l.mirrors)-1)
-		for _, m := range l.mirrors[1:] {
-			lists = append(lists, m.items())
-		}
-		return true, g.render(buf, objectsOf(ros[0].(*v1alpha1.Rollout), lists...))
-	})
+func (g *GetRolloutOptions) render(w io.Writer, ro *v1alpha1.Rollout, children [][]client.Object) error {
+	info := rolloutinfo.New(objectsOf(ro, children...))
+	return rolloutinfo.Render(w, info, g.renderOptions())
 }

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -29,19 +27,12 @@ Tree view icons
 
 // GetExperimentOptions are the options of `get experiment`.
 type GetExperimentOptions struct {
-	*Options
-	Watch          bool
-	NoColor        bool
-	TimeoutSeconds int
-
-	key    types.NamespacedName
-	color  bool
-	client client.WithWatch
+	getOptions
 }
 
 // NewCmdGetExperiment returns the `get experiment` command.
 func NewCmdGetExperiment(o *Options) *cobra.Command {
-	g := &GetExperimentOptions{Options: o}
+	g := &GetExperimentOptions{getOptions{Options: o}}
 	cmd := &cobra.Command{
 		Use:     "experiment NAME",
 		Aliases: []string{"exp", "experiments"},
@@ -56,30 +47,8 @@ func NewCmdGetExperiment(o *Options) *cobra.Command {
 		Args: exactArgs("NAME"),
 		RunE: runVerb(g),
 	}
-	cmd.Flags().BoolVarP(&g.Watch, "watch", "w", false, "Watch live updates to the experiment")
-	cmd.Flags().BoolVar(&g.NoColor, "no-color", false, "Do not colorize output")
-	cmd.Flags().IntVar(&g.TimeoutSeconds, "timeout-seconds", 0, "Stop watching after this many seconds (0: never)")
+	g.addFlags(cmd, "the experiment")
 	return cmd
-}
-
-// Complete reads the arguments and builds the client.
-func (g *GetExperimentOptions) Complete(args []string) error {
-	ns, err := g.Namespace()
-	if err != nil {
-		return err
-	}
-	g.key = types.NamespacedName{Namespace: ns, Name: args[0]}
-	g.color = useColor(g.Out, g.NoColor)
-	g.client, err = g.NewClient()
-	return err
-}
-
-// Validate checks the flags.
-func (g *GetExperimentOptions) Validate() error {
-	if g.TimeoutSeconds < 0 {
-		return fmt.Errorf("--timeout-seconds must not be negative, got %d", g.TimeoutSeconds)
-	}
-	return nil
 }
 
 // experimentSources lists what an experiment owns. Its ReplicaSets share no label, so
@@ -114,33 +83,11 @@ func (g *GetExperimentOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sources := experimentSources(exp)
-	if !g.Watch {
-		lists, err := fetch(ctx, g.client, sources)
-		if err != nil {
-			return err
-		}
-		return g.render(g.Out, exp, lists)
-	}
-	ctx, cancel := withTimeout(ctx, g.TimeoutSeconds)
-	defer cancel()
 	newList := func() client.ObjectList { return &v1alpha1.ExperimentList{} }
-	l := newLive(g.client, append([]source{namedSource("Experiment", newList, g.key)}, sources...))
-	return redraw(ctx, g.Out, l, func(buf *bytes.Buffer) (bool, error) {
-		exps := l.mirrors[0].items()
-		if len(exps) == 0 {
-			return false, nil
-		}
-		lists := make([][]client.Object, 0, len(l.mirrors)-1)
-		for _, m := range l.mirrors[1:] {
-			lists = append(lists, m.items())
-		}
-		return true, g.render(buf, exps[0].(*v1alpha1.Experiment), lists)
-	})
+	return display(ctx, &g.getOptions, exp, namedSource("Experiment", newList, g.key), experimentSources(exp), g.render)
 }
 
-func (g *GetExperimentOptions) render(w io.Writer, exp *v1alpha1.Experiment, lists [][]client.Object) error {
-	objs := objectsOf(nil, lists...)
-	view := rolloutinfo.NewExperiment(exp, objs)
-	return rolloutinfo.RenderExperiment(w, view, rolloutinfo.RenderOptions{Now: g.Now(), Color: g.color})
+func (g *GetExperimentOptions) render(w io.Writer, exp *v1alpha1.Experiment, children [][]client.Object) error {
+	view := rolloutinfo.NewExperiment(exp, objectsOf(nil, children...))
+	return rolloutinfo.RenderExperiment(w, view, g.renderOptions())
 }
