@@ -33,21 +33,44 @@ func NewCmdList(o *Options) *cobra.Command {
 	return cmd
 }
 
-// ListRolloutsOptions are the options of `list rollouts`.
-type ListRolloutsOptions struct {
+// listScope is what every list command needs: the namespace to list (all of them
+// with -A) and a client.
+type listScope struct {
 	*Options
 	AllNamespaces bool
-	Name          string
-	Watch         bool
-	Timestamps    bool
 
 	namespace string
 	client    client.WithWatch
 }
 
+// Complete resolves the namespace and builds the client.
+func (l *listScope) Complete([]string) error {
+	if !l.AllNamespaces {
+		ns, err := l.Namespace()
+		if err != nil {
+			return err
+		}
+		l.namespace = ns
+	}
+	var err error
+	l.client, err = l.NewClient()
+	return err
+}
+
+// Validate has nothing to check.
+func (l *listScope) Validate() error { return nil }
+
+// ListRolloutsOptions are the options of `list rollouts`.
+type ListRolloutsOptions struct {
+	listScope
+	Name       string
+	Watch      bool
+	Timestamps bool
+}
+
 // NewCmdListRollouts returns the `list rollouts` command.
 func NewCmdListRollouts(o *Options) *cobra.Command {
-	l := &ListRolloutsOptions{Options: o}
+	l := &ListRolloutsOptions{listScope: listScope{Options: o}}
 	cmd := &cobra.Command{
 		Use:     "rollouts",
 		Aliases: []string{"rollout", "ro"},
@@ -71,23 +94,6 @@ func NewCmdListRollouts(o *Options) *cobra.Command {
 	cmd.Flags().BoolVar(&l.Timestamps, "timestamps", false, "Print timestamps on updates")
 	return cmd
 }
-
-// Complete resolves the namespace and builds the client.
-func (l *ListRolloutsOptions) Complete([]string) error {
-	if !l.AllNamespaces {
-		ns, err := l.Namespace()
-		if err != nil {
-			return err
-		}
-		l.namespace = ns
-	}
-	var err error
-	l.client, err = l.NewClient()
-	return err
-}
-
-// Validate has nothing to check.
-func (l *ListRolloutsOptions) Validate() error { return nil }
 
 // listRow is one line of the table; rows are compared to print only real changes.
 type listRow struct {
@@ -208,16 +214,12 @@ func (l *ListRolloutsOptions) watch(ctx context.Context, w *tabwriter.Writer, pr
 
 // ListExperimentsOptions are the options of `list experiments`.
 type ListExperimentsOptions struct {
-	*Options
-	AllNamespaces bool
-
-	namespace string
-	client    client.WithWatch
+	listScope
 }
 
 // NewCmdListExperiments returns the `list experiments` command.
 func NewCmdListExperiments(o *Options) *cobra.Command {
-	l := &ListExperimentsOptions{Options: o}
+	l := &ListExperimentsOptions{listScope{Options: o}}
 	cmd := &cobra.Command{
 		Use:     "experiments",
 		Aliases: []string{"experiment", "exp"},
@@ -235,23 +237,6 @@ func NewCmdListExperiments(o *Options) *cobra.Command {
 	cmd.Flags().BoolVarP(&l.AllNamespaces, "all-namespaces", "A", false, "Include all namespaces")
 	return cmd
 }
-
-// Complete resolves the namespace and builds the client.
-func (l *ListExperimentsOptions) Complete([]string) error {
-	if !l.AllNamespaces {
-		ns, err := l.Namespace()
-		if err != nil {
-			return err
-		}
-		l.namespace = ns
-	}
-	var err error
-	l.client, err = l.NewClient()
-	return err
-}
-
-// Validate has nothing to check.
-func (l *ListExperimentsOptions) Validate() error { return nil }
 
 // Run prints the table, sorted by namespace and name.
 func (l *ListExperimentsOptions) Run(ctx context.Context) error {

@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/internal/actions"
 )
@@ -26,16 +22,8 @@ keeps what was measured.`,
   %[1]s terminate experiment my-experiment`),
 		RunE: parentRunE,
 	}
-	run := &simpleVerb{target: target{Options: o}, done: "analysisrun '%s' terminated",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.TerminateAnalysisRun(ctx, c, key)
-			return err
-		}}
-	exp := &simpleVerb{target: target{Options: o}, done: "experiment '%s' terminated",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.TerminateExperiment(ctx, c, key)
-			return err
-		}}
+	run := newSimpleVerb(o, "analysisrun '%s' terminated", actions.TerminateAnalysisRun)
+	exp := newSimpleVerb(o, "experiment '%s' terminated", actions.TerminateExperiment)
 	cmd.AddCommand(&cobra.Command{
 		Use:     "analysisrun NAME",
 		Aliases: []string{"ar", "analysisruns"},

@@ -56,6 +56,15 @@ type simpleVerb struct {
 	done string // printed with the name, e.g. "rollout '%s' aborted"
 }
 
+// newSimpleVerb wraps an action whose result the command does not print.
+func newSimpleVerb[T any](o *Options, done string, act func(context.Context, client.Client, types.NamespacedName) (T, error)) *simpleVerb {
+	return &simpleVerb{target: target{Options: o}, done: done,
+		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
+			_, err := act(ctx, c, key)
+			return err
+		}}
+}
+
 func (v *simpleVerb) Complete(args []string) error { return v.complete(args[0]) }
 func (v *simpleVerb) Validate() error              { return nil }
 func (v *simpleVerb) Run(ctx context.Context) error {
@@ -146,11 +155,7 @@ func (p *PromoteOptions) Run(ctx context.Context) error {
 
 // NewCmdAbort returns the `abort` command.
 func NewCmdAbort(o *Options) *cobra.Command {
-	v := &simpleVerb{target: target{Options: o}, done: "rollout '%s' aborted",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.Abort(ctx, c, key)
-			return err
-		}}
+	v := newSimpleVerb(o, "rollout '%s' aborted", actions.Abort)
 	return &cobra.Command{
 		Use:   "abort NAME",
 		Short: "Abort a rollout",
@@ -167,11 +172,7 @@ version, or until 'retry rollout' starts the update again.`,
 
 // NewCmdPause returns the `pause` command.
 func NewCmdPause(o *Options) *cobra.Command {
-	v := &simpleVerb{target: target{Options: o}, done: "rollout '%s' paused",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.Pause(ctx, c, key)
-			return err
-		}}
+	v := newSimpleVerb(o, "rollout '%s' paused", actions.Pause)
 	return &cobra.Command{
 		Use:   "pause NAME",
 		Short: "Pause a rollout",
@@ -197,16 +198,8 @@ func NewCmdRetry(o *Options) *cobra.Command {
   %[1]s retry experiment my-experiment`),
 		RunE: parentRunE,
 	}
-	ro := &simpleVerb{target: target{Options: o}, done: "rollout '%s' retried",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.Retry(ctx, c, key)
-			return err
-		}}
-	exp := &simpleVerb{target: target{Options: o}, done: "experiment '%s' retried",
-		act: func(ctx context.Context, c client.Client, key types.NamespacedName) error {
-			_, err := actions.RetryExperiment(ctx, c, key)
-			return err
-		}}
+	ro := newSimpleVerb(o, "rollout '%s' retried", actions.Retry)
+	exp := newSimpleVerb(o, "experiment '%s' retried", actions.RetryExperiment)
 	cmd.AddCommand(&cobra.Command{
 		Use:     "rollout NAME",
 		Aliases: []string{"ro", "rollouts"},
