@@ -130,6 +130,17 @@ func (r *RolloutReconciler) rolloutsOfService(ctx context.Context, o client.Obje
 	return reqs
 }
 
+// noClusterTemplates reads as its Reader does but for ClusterAnalysisTemplates, which the
+// controller may not read (see clusterTemplatesReadable).
+type noClusterTemplates struct{ client.Reader }
+
+func (n noClusterTemplates) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	if _, ok := o.(*v1alpha1.ClusterAnalysisTemplate); ok {
+		return snapshot.ErrClusterTemplatesUnreadable
+	}
+	return n.Reader.Get(ctx, key, o, opts...)
+}
+
 // cacheHas reports whether the cache shows w at its written resourceVersion or later. An
 // object gone from the cache was deleted since, which is news enough.
 func cacheHas(ctx context.Context, c client.Reader, w written) bool {
@@ -163,7 +174,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		// repeat them. The watch event that brings them wakes us; the timer is a fallback.
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	snap, err := snapshot.Build(ctx, r.Client, ro, r.Clock.Now())
+	var reader client.Reader = r.Client
+	if !r.clusterTemplates {
+		reader = noClusterTemplates{r.Client}
+	}
+	snap, err := snapshot.Build(ctx, reader, ro, r.Clock.Now())
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -307,6 +307,10 @@ func (p *planner) lookupTemplate(ref v1alpha1.AnalysisTemplateRef) (*v1alpha1.An
 		if t := p.s.ClusterAnalysisTemplates[ref.TemplateName]; t != nil {
 			return &t.Spec, nil
 		}
+		if p.s.ClusterTemplatesUnreadable {
+			return nil, fmt.Errorf("clusteranalysistemplates.argoproj.io %q cannot be read: this controller watches only its namespace "+
+				"and is not granted cluster-scoped templates; use an AnalysisTemplate in namespace %s, or a cluster-wide install", ref.TemplateName, p.ro.Namespace)
+		}
 		return nil, templateNotFound{ref}
 	}
 	if t := p.s.AnalysisTemplates[ref.TemplateName]; t != nil {

@@ -45,6 +45,7 @@ func (w *world) snapshotTemplates(s *snapshot.Snapshot) {
 		s.AnalysisTemplates[name] = &v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: *spec.DeepCopy()}
 	}
 	s.ClusterAnalysisTemplates = map[string]*v1alpha1.ClusterAnalysisTemplate{}
+	s.ClusterTemplatesUnreadable = w.catsUnreadable
 	for name, spec := range w.cats {
 		s.ClusterAnalysisTemplates[name] = &v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: *spec.DeepCopy()}
 	}
@@ -707,6 +708,19 @@ func TestAnalysisMissingTemplateIsInvalidSpec(t *testing.T) {
 				w.cats = map[string]*v1alpha1.AnalysisTemplateSpec{"inner": {Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}}}
 			},
 			message: `spec.strategy.canary.steps[1].analysis.templates[0].templateName: Invalid value: "success-rate": clusteranalysistemplates.argoproj.io "inner" not found`,
+		},
+		{
+			name: "cluster template, namespaced install",
+			edit: func(w *world) {
+				w.ats["success-rate"].Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "inner", ClusterScope: true}}
+				w.catsUnreadable = true
+			},
+			fix: func(w *world) {
+				w.catsUnreadable = false
+				w.cats = map[string]*v1alpha1.AnalysisTemplateSpec{"inner": {Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}}}
+			},
+			message: `spec.strategy.canary.steps[1].analysis.templates[0].templateName: Invalid value: "success-rate": clusteranalysistemplates.argoproj.io "inner" cannot be read: ` +
+				`this controller watches only its namespace and is not granted cluster-scoped templates; use an AnalysisTemplate in namespace default, or a cluster-wide install`,
 		},
 		{
 			name: "argument",

@@ -34,8 +34,10 @@ type world struct {
 	runs     []*v1alpha1.AnalysisRun
 	ats      map[string]*v1alpha1.AnalysisTemplateSpec // AnalysisTemplates by name
 	cats     map[string]*v1alpha1.AnalysisTemplateSpec // ClusterAnalysisTemplates by name
-	uid      int
-	last     Decision
+	// catsUnreadable plays a namespaced install, not granted ClusterAnalysisTemplates.
+	catsUnreadable bool
+	uid            int
+	last           Decision
 	// pods models single pods (sim_pods_test.go); nil leaves them out.
 	pods *podSim
 	// workload is what the rollout's workloadRef resolves to.

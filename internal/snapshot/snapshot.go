@@ -26,6 +26,9 @@ type Snapshot struct {
 	// does not exist.
 	AnalysisTemplates        map[string]*v1alpha1.AnalysisTemplate
 	ClusterAnalysisTemplates map[string]*v1alpha1.ClusterAnalysisTemplate
+	// ClusterTemplatesUnreadable is true when a ClusterAnalysisTemplate was referenced and
+	// the reader may not read any (a namespaced install): not the same as one missing.
+	ClusterTemplatesUnreadable bool
 	// Services referenced by the strategy, by name; a referenced name that is absent from
 	// the map does not exist.
 	Services map[string]*corev1.Service

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -9,6 +10,11 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 )
+
+// ErrClusterTemplatesUnreadable is what a reader answers for a ClusterAnalysisTemplate when
+// the controller is not allowed to read them: a namespaced install watches one namespace,
+// and a Get through a cache without that permission would wait for a sync that never comes.
+var ErrClusterTemplatesUnreadable = errors.New("clusteranalysistemplates cannot be read by this controller")
 
 // TemplateRefs lists the templates a Rollout's analyses name themselves (background and
 // step analysis of a canary, pre- and post-promotion analysis of a blue-green), each once,
@@ -63,6 +69,10 @@ func loadTemplates(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, s
 			t := &v1alpha1.ClusterAnalysisTemplate{}
 			err := r.Get(ctx, client.ObjectKey{Name: ref.TemplateName}, t)
 			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if errors.Is(err, ErrClusterTemplatesUnreadable) {
+				s.ClusterTemplatesUnreadable = true
 				continue
 			}
 			if err != nil {

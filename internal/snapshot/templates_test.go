@@ -2,11 +2,13 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 )
@@ -54,6 +56,43 @@ func TestBuildLoadsTemplates(t *testing.T) {
 	}
 	if got, want := cluster, []string{"base", "cat"}; !equal(got, want) {
 		t.Errorf("ClusterAnalysisTemplates %v, want %v", got, want)
+	}
+}
+
+// unreadableClusterTemplates answers as a controller denied ClusterAnalysisTemplates does.
+type unreadableClusterTemplates struct{ client.Reader }
+
+func (u unreadableClusterTemplates) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	if _, ok := o.(*v1alpha1.ClusterAnalysisTemplate); ok {
+		return fmt.Errorf("reading %s: %w", key.Name, ErrClusterTemplatesUnreadable)
+	}
+	return u.Reader.Get(ctx, key, o, opts...)
+}
+
+// A namespaced install may not read ClusterAnalysisTemplates: the snapshot says so, for
+// the planner to tell the user, and the namespaced templates still load.
+func TestBuildClusterTemplatesUnreadable(t *testing.T) {
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "ro-uid"},
+		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+			Steps: []v1alpha1.CanaryStep{{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{
+				{TemplateName: "cat", ClusterScope: true}, {TemplateName: "local"},
+			}}}},
+		}}},
+	}
+	c := testClient(t,
+		&v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "local"}},
+		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "cat"}},
+	)
+	s, err := Build(context.Background(), unreadableClusterTemplates{c}, ro, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.ClusterTemplatesUnreadable || len(s.ClusterAnalysisTemplates) != 0 || s.AnalysisTemplates["local"] == nil {
+		t.Fatalf("unreadable %v, cluster templates %v, namespaced %v", s.ClusterTemplatesUnreadable, s.ClusterAnalysisTemplates, s.AnalysisTemplates)
+	}
+	if s, err = Build(context.Background(), c, ro, time.Now()); err != nil || s.ClusterTemplatesUnreadable || s.ClusterAnalysisTemplates["cat"] == nil {
+		t.Fatalf("a readable cluster: err %v, unreadable %v", err, s.ClusterTemplatesUnreadable)
 	}
 }
 
