@@ -138,6 +138,30 @@ func TestNamespaceInstallRunsTheWalkthrough(t *testing.T) {
 	}
 	ctl := startController(t, ns, kubeconfig, "install-e2e-ns", "--namespace", ns)
 	walkthrough(t, ns, "install-e2e-ns", ctl)
+
+	// Cluster-scoped templates are out of this install's reach: a Rollout naming one is
+	// told so, rather than waiting on a read it is not allowed.
+	framework.Apply(t, ns, []byte(`apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: wants-cluster-template
+  labels: {argo-rollouts.argoproj.io/controller-instance-id: install-e2e-ns}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: wants-cluster-template}}
+  template:
+    metadata: {labels: {app: wants-cluster-template}}
+    spec: {containers: [{name: app, image: nginx:1}]}
+  strategy:
+    canary:
+      analysis: {templates: [{templateName: shared-checks, clusterScope: true}]}
+      steps: [{setWeight: 50}, {pause: {}}]
+`))
+	cr := &rollout{t: t, c: newClient(t), ns: ns, name: "wants-cluster-template"}
+	cr.until("InvalidSpec naming the unreadable ClusterAnalysisTemplate", func(r *v1alpha1.Rollout) bool {
+		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded &&
+			strings.Contains(r.Status.Message, `clusteranalysistemplates.argoproj.io "shared-checks" cannot be read`)
+	})
 }
 
 func readManifest(t *testing.T, name string) []byte {
