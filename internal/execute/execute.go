@@ -244,7 +244,9 @@ func (e *Executor) setMetadata(ctx context.Context, w *[]client.Object, ns strin
 		if owner := metav1.GetControllerOf(pod); owner == nil || owner.UID != rs.UID || pod.DeletionTimestamp != nil {
 			continue
 		}
-		if err := e.patch(ctx, w, &corev1.Pod{}, ns, pod.Name, types.MergePatchType, podPatch); err != nil {
+		// Not an expectation: plans read pods only for a restart, and a pod's update does not
+		// wake its Rollout, so waiting for it would only delay the next plan.
+		if err := e.patch(ctx, nil, &corev1.Pod{}, ns, pod.Name, types.MergePatchType, podPatch); err != nil {
 			return err
 		}
 	}
