@@ -20,14 +20,12 @@ func TestAPIServerRestart(t *testing.T) {
 	res := &result{scenario: "apiserver-restart", faultKinds: "kube-apiserver restarts"}
 	recordResult(t, res)
 
-	ns := framework.NewNamespace(t, "chaos-apiserver")
-	id := ns
-	mon := framework.StartMonitor(t, ns)
+	ns, id, mon := newScenario(t, "chaos-apiserver")
 	startController(t, "controller", ns, id)
 	rnd := newRand(t)
 	c := newClient(t)
-	framework.Apply(t, ns, []byte(labelled(bgManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(labelled(canaryManifest("cn", "nginx:1", 3, `steps:
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 3, `steps:
 - setWeight: 34
 - pause: {duration: 2}
 - setWeight: 67

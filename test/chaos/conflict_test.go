@@ -28,14 +28,12 @@ func TestConflictingWrites(t *testing.T) {
 	res := &result{scenario: "conflicting-writes", faultKinds: "edits by another client"}
 	recordResult(t, res)
 
-	ns := framework.NewNamespace(t, "chaos-conflict")
-	id := ns
-	mon := framework.StartMonitor(t, ns)
+	ns, id, mon := newScenario(t, "chaos-conflict")
 	ctl := startController(t, "controller", ns, id)
 	rnd := newRand(t)
 	c := newClient(t)
-	framework.Apply(t, ns, []byte(labelled(bgManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(labelled(canaryManifest("cn", "nginx:1", 4, `steps:
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 25
 - pause: {duration: 1}
 - setWeight: 50

@@ -55,6 +55,15 @@ func rng(t testing.TB) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
 
+// newScenario gives a scenario its namespace, watched by the invariant monitor from the start.
+// The namespace's name is also the instance id of the scenario's controllers and objects, so
+// that no other controller touches them and the scenario's kills disturb no other test.
+func newScenario(t testing.TB, prefix string) (ns, id string, mon *framework.Monitor) {
+	t.Helper()
+	ns = framework.NewNamespace(t, prefix)
+	return ns, ns, framework.StartMonitor(t, ns)
+}
+
 // controller is one tern-controller replica of a scenario, restarted after each kill. Only
 // the processes it started are ever signalled, by their PIDs.
 type controller struct {
@@ -159,105 +168,6 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// labelled adds the instance-id label to the Rollout named name in a manifest, so that only
-// the scenario's own controller handles it.
-func labelled(manifest, name, id string) string {
-	return strings.Replace(manifest, "  name: "+name+"\n",
-		"  name: "+name+"\n  labels: {"+v1alpha1.LabelKeyControllerInstanceID+": "+id+"}\n", 1)
-}
-
-// bgManifest is a blue-green Rollout with its active and preview Services.
-func bgManifest(name, image string, replicas int, strategy string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: %[3]d
-  revisionHistoryLimit: 3
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: %[2]s
-  strategy:
-    blueGreen:
-      activeService: %[1]s-active
-      previewService: %[1]s-preview
-%[4]s
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-active}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-preview}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
-`, name, image, replicas, indent(strategy, 6))
-}
-
-// canaryManifest is a canary Rollout with its stable and canary Services.
-func canaryManifest(name, image string, replicas int, canary string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: %[3]d
-  revisionHistoryLimit: 3
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: %[2]s
-  strategy:
-    canary:
-      canaryService: %[1]s-canary
-      stableService: %[1]s-stable
-%[4]s
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-canary}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-stable}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
-`, name, image, replicas, indent(canary, 6))
-}
-
-func indent(s string, n int) string {
-	if s == "" {
-		return ""
-	}
-	pad := strings.Repeat(" ", n)
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := range lines {
-		lines[i] = pad + lines[i]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // rollout is a handle on one Rollout of a scenario.

@@ -81,9 +81,7 @@ func killScenario(t *testing.T, scenario string, leaders bool, manifest func(nam
 	res := &result{scenario: scenario, faultKinds: "SIGKILL"}
 	recordResult(t, res)
 
-	ns := framework.NewNamespace(t, "chaos-"+scenario)
-	id := ns // an instance id of its own: no other controller touches these objects
-	mon := framework.StartMonitor(t, ns)
+	ns, id, mon := newScenario(t, "chaos-"+scenario)
 	var target killable
 	if leaders {
 		lease := []string{"--leader-elect", "--leader-election-namespace", ns, "--leader-election-lease-duration", "6s",
@@ -94,7 +92,7 @@ func killScenario(t *testing.T, scenario string, leaders bool, manifest func(nam
 	}
 	rnd := newRand(t)
 	r := &rollout{t: t, c: newClient(t), ns: ns, name: "app"}
-	framework.Apply(t, ns, []byte(labelled(manifest("app", "nginx:1"), "app", id)))
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(manifest("app", "nginx:1"), "app", id)))
 	r.waitDone("nginx:1")
 	stop := promoter(t, r, rnd)
 	defer stop()
@@ -122,7 +120,7 @@ func killScenario(t *testing.T, scenario string, leaders bool, manifest func(nam
 // random points, before and after the switch and during the old version's scale-down delay.
 func TestKillBlueGreen(t *testing.T) {
 	killScenario(t, "kill-bluegreen", false, func(name, image string) string {
-		return bgManifest(name, image, 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")
+		return framework.BlueGreenManifest(name, image, 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")
 	})
 }
 
@@ -130,7 +128,7 @@ func TestKillBlueGreen(t *testing.T) {
 // steps.
 func TestKillCanary(t *testing.T) {
 	killScenario(t, "kill-canary", false, func(name, image string) string {
-		return canaryManifest(name, image, 4, `steps:
+		return framework.CanaryManifest(name, image, 4, `steps:
 - setWeight: 25
 - pause: {duration: 2}
 - setWeight: 50
@@ -145,7 +143,7 @@ func TestKillCanary(t *testing.T) {
 // takeover waits for a lease to expire.
 func TestKillLeader(t *testing.T) {
 	killScenario(t, "kill-leader", true, func(name, image string) string {
-		return canaryManifest(name, image, 3, `steps:
+		return framework.CanaryManifest(name, image, 3, `steps:
 - setWeight: 34
 - pause: {duration: 2}
 - setWeight: 67

@@ -82,9 +82,7 @@ func TestPrometheusDown(t *testing.T) {
 	recordResult(t, res)
 	prom, stopProm := startPrometheus(t)
 
-	ns := framework.NewNamespace(t, "chaos-prometheus")
-	id := ns
-	mon := framework.StartMonitor(t, ns)
+	ns, id, mon := newScenario(t, "chaos-prometheus")
 	ctl := startController(t, "controller", ns, id)
 	rnd := newRand(t)
 	c := newClient(t)
@@ -102,11 +100,11 @@ spec:
     provider:
       prometheus: {address: %q, query: vector(1)}
 `, prom))
-	framework.Apply(t, ns, []byte(labelled(canaryManifest("cn", "nginx:1", 4, `steps:
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 50
 - analysis: {templates: [{templateName: up}]}
 - setWeight: 100`), "cn", id)))
-	framework.Apply(t, ns, []byte(labelled(bgManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
 prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
 	rollouts := []*rollout{{t: t, c: c, ns: ns, name: "cn"}, {t: t, c: c, ns: ns, name: "bg"}}
 	stable := map[string]string{}

@@ -29,9 +29,7 @@ func TestPlantedSecret(t *testing.T) {
 	framework.Kubeconfig(t)
 	secret := fmt.Sprintf("planted%dtoken", time.Now().UnixNano())
 	srv := tokenServer(t, secret)
-	ns := framework.NewNamespace(t, "chaos-secret")
-	id := ns
-	mon := framework.StartMonitor(t, ns)
+	ns, id, mon := newScenario(t, "chaos-secret")
 	ctl := startController(t, "controller", ns, id)
 	framework.Apply(t, ns, fmt.Appendf(nil, `apiVersion: v1
 kind: Secret
@@ -61,7 +59,7 @@ spec:
         url: "%[2]s/fail?token={{args.token}}"
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
 `, secret, srv))
-	framework.Apply(t, ns, []byte(labelled(canaryManifest("app", "nginx:1", 2, `steps:
+	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("app", "nginx:1", 2, `steps:
 - setWeight: 50
 - analysis: {templates: [{templateName: with-secret}]}`), "app", id)))
 	r := &rollout{t: t, c: newClient(t), ns: ns, name: "app"}

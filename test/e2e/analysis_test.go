@@ -93,7 +93,7 @@ spec:
         query: >-
           sum(rate(http_requests_total{namespace="{{args.namespace}}",rollouts_pod_template_hash="{{args.hash}}",code!~"5.."}[10s]))
           / sum(rate(http_requests_total{namespace="{{args.namespace}}",rollouts_pod_template_hash="{{args.hash}}"}[10s]))
-`, name, prom, interval, count, indent(extra, 4))
+`, name, prom, interval, count, framework.Indent(extra, 4))
 }
 
 // analysisRef is a rollout's analysis of a template, passing the new version's hash and
@@ -140,10 +140,10 @@ func hasEvent(r *rollout, reason string) bool {
 
 // stepAnalysisCanary: 2 replicas, setWeight 50, the analysis step, then done.
 func stepAnalysisCanary(name, image, template string) string {
-	return canaryManifest(name, image, 2, `steps:
+	return framework.CanaryManifest(name, image, 2, `steps:
 - setWeight: 50
 - analysis:
-`+indent(analysisRef(template), 4))
+`+framework.Indent(analysisRef(template), 4))
 }
 
 // Given a canary with an analysis step, When a good version is deployed, Then its run
@@ -216,8 +216,8 @@ func TestAnalysisCanaryBackgroundFailsAborts(t *testing.T) {
 	prom, _ := needAnalysisEnv(t)
 	ns := framework.NewNamespace(t, "an-background")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 3, "")))
-	r := givenYAML(t, ns, "web", canaryManifest("web", "argoproj/rollouts-demo:blue", 2, `analysis:
-`+indent(analysisRef("success-rate"), 2)+`
+	r := givenYAML(t, ns, "web", framework.CanaryManifest("web", "argoproj/rollouts-demo:blue", 2, `analysis:
+`+framework.Indent(analysisRef("success-rate"), 2)+`
 steps:
 - setWeight: 50
 - pause: {}`))
@@ -246,7 +246,7 @@ func TestAnalysisBlueGreenPrePromotionFails(t *testing.T) {
 	prom, _ := needAnalysisEnv(t)
 	ns := framework.NewNamespace(t, "an-bg-pre")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "prePromotionAnalysis:\n"+indent(analysisRef("success-rate"), 2), ""))
+	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "prePromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
 	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
 	r.setImage("argoproj/rollouts-demo:bad-red")
@@ -274,7 +274,7 @@ func TestAnalysisBlueGreenPostPromotionFailsSwitchesBack(t *testing.T) {
 	prom, _ := needAnalysisEnv(t)
 	ns := framework.NewNamespace(t, "an-bg-post")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "postPromotionAnalysis:\n"+indent(analysisRef("success-rate"), 2), ""))
+	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "postPromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
 	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
 	r.setImage("argoproj/rollouts-demo:bad-red")

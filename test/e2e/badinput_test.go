@@ -43,27 +43,7 @@ type badCase struct {
 // badRollout is a canary Rollout named name with spec lines replaced: the keys of edits are
 // lines of the valid manifest, the values what to put instead.
 func badRollout(name string, edits map[string]string) string {
-	m := fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: nginx:1
-  strategy:
-    canary:
-      steps:
-      - setWeight: 50
-      - pause: {duration: 1}
-`, name)
+	m := framework.Rollout{Name: name, Image: "nginx:1", Replicas: 2}.Manifest("canary:\n  steps:\n  - setWeight: 50\n  - pause: {duration: 1}")
 	for old, repl := range edits {
 		if !strings.Contains(m, old) {
 			panic(fmt.Sprintf("badRollout %s: no line %q to replace", name, old))
@@ -81,7 +61,7 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "badinput")
 	mon := framework.StartMonitor(t, ns)
-	good := givenYAML(t, ns, "good", canaryManifest("good", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {duration: 1}"))
+	good := givenYAML(t, ns, "good", framework.CanaryManifest("good", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {duration: 1}"))
 	good.phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	web := valueServer(t)
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,59 +12,10 @@ import (
 
 const timeout = 60 * time.Second
 
-// bgManifest is a blue-green Rollout with an active and a preview Service; strategy holds
-// extra lines of the blueGreen block, spec extra lines of the spec.
+// bgManifest is the blue-green Rollout of these tests; spec holds extra lines of the spec.
+// Its pods declare port 8080 and its Services target it, as in the seed manifest.
 func bgManifest(name, image string, replicas int, strategy, spec string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: %[3]d
-  revisionHistoryLimit: 3
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: %[2]s
-        ports: [{containerPort: 8080}]
-%[5]s
-  strategy:
-    blueGreen:
-      activeService: %[1]s-active
-      previewService: %[1]s-preview
-%[4]s
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-active}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-preview}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80, targetPort: 8080}]
-`, name, image, replicas, indent(strategy, 6), indent(spec, 2))
-}
-
-func indent(s string, n int) string {
-	if s == "" {
-		return ""
-	}
-	pad := strings.Repeat(" ", n)
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i := range lines {
-		lines[i] = pad + lines[i]
-	}
-	return strings.Join(lines, "\n")
+	return framework.Rollout{Name: name, Image: image, Replicas: replicas, Port: 8080, Spec: spec}.BlueGreen(strategy)
 }
 
 func hashOf(t *testing.T, r *rollout) string {
@@ -348,31 +298,15 @@ func TestBlueGreenControllerKilledMidUpdate(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-kill")
 	const id = "kill-test"
-	manifest := strings.Replace(bgManifest("kill", "nginx:1", 3, "scaleDownDelaySeconds: 2", ""), "  name: kill\n",
-		"  name: kill\n  labels: {"+v1alpha1.LabelKeyControllerInstanceID+": "+id+"}\n", 1)
-	dir := t.TempDir()
-	start := func() *controllerProcess {
-		p, err := startController(filepath.Join(dir, "controller.log"), framework.Kubeconfig(t), "--instance-id", id, "--namespace", ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ctl := start()
-	t.Cleanup(func() {
-		ctl.Stop()
-		if t.Failed() {
-			ctl.DumpLog(100)
-		}
-	})
+	manifest := framework.WithInstanceID(bgManifest("kill", "nginx:1", 3, "scaleDownDelaySeconds: 2", ""), "kill", id)
+	ctl := startOwnController(t, ns, id)
 	r := givenYAML(t, ns, "kill", manifest)
 	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	for i, img := range []string{"nginx:2", "nginx:3", "nginx:4"} {
 		r.setImage(img)
 		// Kill at a different point of each update.
 		time.Sleep(time.Duration(50+150*i) * time.Millisecond)
-		ctl.Kill()
-		ctl = start()
+		ctl.killAndRestart()
 		ro := r.until("update "+img+" complete", timeout, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
 				ro.Spec.Template.Spec.Containers[0].Image == img && observed(ro)

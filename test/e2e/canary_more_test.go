@@ -86,7 +86,7 @@ func (r *rollout) watchReady() (stop func() int) {
 func TestCanaryRestartAt(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-restart")
-	r := givenYAML(t, ns, "rst", canaryManifest("rst", "nginx:1", 3, "maxUnavailable: 2\nsteps:\n- setWeight: 50\n- pause: {}")+`---
+	r := givenYAML(t, ns, "rst", framework.CanaryManifest("rst", "nginx:1", 3, "maxUnavailable: 2\nsteps:\n- setWeight: 50\n- pause: {}")+`---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: rst}
@@ -139,7 +139,7 @@ spec:
 func TestCanaryEphemeralMetadataOnPods(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-meta")
-	r := givenYAML(t, ns, "meta", canaryManifest("meta", "nginx:1", 4, `canaryMetadata:
+	r := givenYAML(t, ns, "meta", framework.CanaryManifest("meta", "nginx:1", 4, `canaryMetadata:
   labels: {role: canary, canary-only: "yes"}
   annotations: {note: canary}
 stableMetadata:
@@ -320,7 +320,7 @@ func (r *rollout) deployment(name string) *appsv1.Deployment {
 func TestCanaryScaleSubresource(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-scale")
-	r := givenYAML(t, ns, "hpa", canaryManifest("hpa", "nginx:1", 5, "steps:\n- setWeight: 20\n- pause: {}"))
+	r := givenYAML(t, ns, "hpa", framework.CanaryManifest("hpa", "nginx:1", 5, "steps:\n- setWeight: 20\n- pause: {}"))
 	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
 	r.setImage("nginx:2")
 	canary := r.until("paused at 20%", timeout, func(ro *v1alpha1.Rollout) bool {

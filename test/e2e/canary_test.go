@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,47 +9,6 @@ import (
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
-
-// canaryManifest is a canary Rollout with a canary and a stable Service; canary holds
-// extra lines of the canary block (steps included).
-func canaryManifest(name, image string, replicas int, canary string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: %[3]d
-  revisionHistoryLimit: 3
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: %[2]s
-  strategy:
-    canary:
-      canaryService: %[1]s-canary
-      stableService: %[1]s-stable
-%[4]s
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-canary}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: %[1]s-stable}
-spec:
-  selector: {app: %[1]s}
-  ports: [{port: 80}]
-`, name, image, replicas, indent(canary, 6))
-}
 
 func stepIndex(ro *v1alpha1.Rollout) int32 {
 	if ro.Status.CurrentStepIndex == nil {
@@ -131,7 +89,7 @@ func mustRead(t *testing.T, fixture string) []byte {
 func TestCanaryServicesAbortRetry(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-abort")
-	r := givenYAML(t, ns, "cab", canaryManifest("cab", "nginx:1", 4, "steps:\n- setWeight: 50\n- pause: {duration: 3s}\n- setWeight: 75\n- pause: {}"))
+	r := givenYAML(t, ns, "cab", framework.CanaryManifest("cab", "nginx:1", 4, "steps:\n- setWeight: 50\n- pause: {duration: 3s}\n- setWeight: 75\n- pause: {}"))
 	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
 	if r.selector("cab-stable") != stable || r.selector("cab-canary") != stable {
 		t.Fatal("services do not select the stable version after the initial deploy")
@@ -185,7 +143,7 @@ func TestCanaryServicesAbortRetry(t *testing.T) {
 func TestCanaryNeverReady(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-bad")
-	r := givenYAML(t, ns, "bad", canaryManifest("bad", "nginx:1", 4, "maxSurge: 1\nmaxUnavailable: 1\nsteps:\n- setWeight: 50\n- pause: {}"))
+	r := givenYAML(t, ns, "bad", framework.CanaryManifest("bad", "nginx:1", 4, "maxSurge: 1\nmaxUnavailable: 1\nsteps:\n- setWeight: 50\n- pause: {}"))
 	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
 	r.setImage("nginx:bad-ready")
 	framework.Consistently(t, 6*time.Second, func() (bool, string) {
@@ -211,7 +169,7 @@ func TestCanaryNeverReady(t *testing.T) {
 func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-nosteps")
-	r := givenYAML(t, ns, "ns", canaryManifest("ns", "nginx:1", 3, ""))
+	r := givenYAML(t, ns, "ns", framework.CanaryManifest("ns", "nginx:1", 3, ""))
 	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	r.setImage("nginx:2")
 	ro := r.until("rolled", timeout, func(ro *v1alpha1.Rollout) bool {
@@ -227,31 +185,15 @@ func TestCanaryControllerKilledMidStep(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-kill")
 	const id = "canary-kill-test"
-	manifest := strings.Replace(canaryManifest("ck", "nginx:1", 4, "steps:\n- setWeight: 25\n- pause: {duration: 1}\n- setWeight: 50\n- pause: {duration: 1}\n- setWeight: 75"),
-		"  name: ck\n", "  name: ck\n  labels: {"+v1alpha1.LabelKeyControllerInstanceID+": "+id+"}\n", 1)
-	dir := t.TempDir()
-	start := func() *controllerProcess {
-		p, err := startController(filepath.Join(dir, "controller.log"), framework.Kubeconfig(t), "--instance-id", id, "--namespace", ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ctl := start()
-	t.Cleanup(func() {
-		ctl.Stop()
-		if t.Failed() {
-			ctl.DumpLog(100)
-		}
-	})
+	manifest := framework.WithInstanceID(framework.CanaryManifest("ck", "nginx:1", 4, "steps:\n- setWeight: 25\n- pause: {duration: 1}\n- setWeight: 50\n- pause: {duration: 1}\n- setWeight: 75"), "ck", id)
+	ctl := startOwnController(t, ns, id)
 	r := givenYAML(t, ns, "ck", manifest)
 	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	for i, img := range []string{"nginx:2", "nginx:3"} {
 		r.setImage(img)
 		for k := 0; k < 3; k++ {
 			time.Sleep(time.Duration(300+200*i+100*k) * time.Millisecond)
-			ctl.Kill()
-			ctl = start()
+			ctl.killAndRestart()
 		}
 		ro := r.until("update "+img+" complete", 90*time.Second, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&

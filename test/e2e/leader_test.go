@@ -89,8 +89,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 		return false, "no replica reports itself leader on /metrics"
 	})
 
-	manifest := strings.Replace(bgManifest("le", "nginx:1", 2, "scaleDownDelaySeconds: 2", ""), "  name: le\n",
-		"  name: le\n  labels: {"+v1alpha1.LabelKeyControllerInstanceID+": "+id+"}\n", 1)
+	manifest := framework.WithInstanceID(bgManifest("le", "nginx:1", 2, "scaleDownDelaySeconds: 2", ""), "le", id)
 	r := givenYAML(t, ns, "le", manifest)
 	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	_, body := httpGet("http://" + replicas[leader].metric + "/metrics")

@@ -79,6 +79,47 @@ func startController(logPath, kubeconfig string, extra ...string) (*controllerPr
 	return framework.StartProcess(logPath, controllerBin, framework.ControllerArgs(kubeconfig, extra...)...)
 }
 
+// ownController is a tern-controller of one test, for the tests that kill it: it handles
+// only the test's namespace and the Rollouts labelled with its instance id
+// (framework.WithInstanceID), so that killing it disturbs no other test and the suite's
+// controller does not finish the test's updates in its place.
+type ownController struct {
+	t       *testing.T
+	logPath string
+	args    []string
+	p       *controllerProcess
+}
+
+func startOwnController(t *testing.T, ns, id string) *ownController {
+	t.Helper()
+	c := &ownController{t: t, logPath: filepath.Join(t.TempDir(), "controller.log"),
+		args: []string{"--instance-id", id, "--namespace", ns}}
+	c.start()
+	t.Cleanup(func() {
+		c.p.Stop()
+		if t.Failed() {
+			c.p.DumpLog(100)
+		}
+	})
+	return c
+}
+
+func (c *ownController) start() {
+	c.t.Helper()
+	p, err := startController(c.logPath, framework.Kubeconfig(c.t), c.args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.p = p
+}
+
+// killAndRestart SIGKILLs the controller, as a crash would, and starts it again at once.
+func (c *ownController) killAndRestart() {
+	c.t.Helper()
+	c.p.Kill()
+	c.start()
+}
+
 func newClient(t testing.TB) client.Client {
 	t.Helper()
 	c, err := client.New(framework.Config(t), client.Options{Scheme: scheme})
