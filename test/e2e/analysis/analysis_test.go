@@ -187,7 +187,7 @@ func TestPrometheusDownErrors(t *testing.T) {
 	t.Parallel()
 	needPrometheus(t)
 	ns := framework.NewNamespace(t, "prom-down")
-	prom, stop, err := startPrometheus("")
+	prom, stop, err := framework.StartPrometheus("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,11 @@ spec:
 func TestWebMetricSecretRedacted(t *testing.T) {
 	t.Parallel()
 	framework.Kubeconfig(t)
-	srv := "http://" + freeAddr() // nothing listens there
+	addr, err := framework.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := "http://" + addr // nothing listens there
 	ns := framework.NewNamespace(t, "web-redact")
 	framework.Apply(t, ns, []byte(`
 apiVersion: v1

@@ -8,14 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,8 +34,6 @@ var (
 	// promURL is the suite's Prometheus, promErr why there is none.
 	promURL string
 	promErr error
-	// binDir holds the binaries built for the run.
-	binDir string
 )
 
 func TestMain(m *testing.M) {
@@ -59,40 +53,28 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/tern-rollouts/tern/cmd/tern-controller", "github.com/tern-rollouts/tern/cmd/tern-trafficsim")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the controller and the traffic simulator:", err)
+	controllerBin, err := framework.BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-controller")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-
-	simAddr := freeAddr()
-	sim, err := start(filepath.Join(dir, "trafficsim.log"), filepath.Join(dir, "tern-trafficsim"),
-		"--kubeconfig", kubeconfig, "--listen", simAddr)
+	sim, simAddr, err := framework.StartTrafficSim(dir, kubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer sim.Stop()
-	if err := waitHTTP("http://"+simAddr+"/healthz", 30*time.Second); err != nil {
-		sim.DumpLog(50)
-		fmt.Fprintln(os.Stderr, "traffic simulator:", err)
-		return 1
-	}
 
 	var stopProm func()
-	promURL, stopProm, promErr = startPrometheus(simAddr)
+	promURL, stopProm, promErr = framework.StartPrometheus(simAddr)
 	if promErr != nil {
 		fmt.Fprintln(os.Stderr, "no Prometheus, its tests will skip:", promErr)
 	} else {
 		defer stopProm()
 	}
 
-	ctl, err := start(filepath.Join(dir, "controller.log"), filepath.Join(dir, "tern-controller"),
-		"--kubeconfig", kubeconfig, "--instance-id", instanceID, "--leader-elect=false",
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-log-level", "debug")
+	ctl, err := framework.StartProcess(filepath.Join(dir, "controller.log"), controllerBin,
+		framework.ControllerArgs(kubeconfig, "--instance-id", instanceID)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -103,70 +85,6 @@ func run(m *testing.M) int {
 		ctl.DumpLog(150)
 	}
 	return code
-}
-
-// process is a server started by the suite; only it is ever signalled, by its PID.
-type process = framework.Process
-
-func start(logPath, bin string, args ...string) (*process, error) {
-	return framework.StartProcess(logPath, bin, args...)
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHTTP(u string, timeout time.Duration) error {
-	end := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		if time.Now().After(end) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// scripts is test/prometheus of this module.
-func scripts() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "prometheus")
-}
-
-// startPrometheus starts a Prometheus (test/prometheus/up.sh) on a free port scraping the
-// traffic simulator at simAddr ("" for none), and returns its URL and how to stop it.
-func startPrometheus(simAddr string) (string, func(), error) {
-	port := strings.TrimPrefix(freeAddr(), "127.0.0.1:")
-	dir, err := os.MkdirTemp("", "tern-analysis-prometheus-")
-	if err != nil {
-		return "", nil, err
-	}
-	env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR="+simAddr)
-	up := exec.Command(filepath.Join(scripts(), "up.sh"))
-	up.Env, up.Stderr = env, os.Stderr
-	out, err := up.Output()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("test/prometheus/up.sh: %w", err)
-	}
-	stop := func() {
-		down := exec.Command(filepath.Join(scripts(), "down.sh"), "--purge")
-		down.Env, down.Stderr = env, os.Stderr
-		_ = down.Run()
-	}
-	return strings.TrimSpace(string(out)), stop, nil
 }
 
 // needPrometheus skips (or fails, when e2e tests are required) without the suite's
