@@ -13,6 +13,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -111,5 +112,41 @@ func TestExpectationsWaitForPatchedObjects(t *testing.T) {
 	e.record(ro, execute.Result{Written: []client.Object{patched}})
 	if ok, _ := e.satisfied(context.Background(), fakeClient(), ro); !ok {
 		t.Fatal("waiting for a Service the cache no longer has")
+	}
+}
+
+// A change of counts alone waits for countsInterval after the last status write; anything
+// else, or a first write, goes at once.
+func TestCountsWait(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakePassiveClock(now)
+	r := &RolloutReconciler{Clock: clk}
+	key := types.NamespacedName{Namespace: "ns", Name: "web"}
+	prev := &v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhaseProgressing, Replicas: 3, AvailableReplicas: 2}
+	counts := prev.DeepCopy()
+	counts.AvailableReplicas = 3
+	step := prev.DeepCopy()
+	step.CurrentStepIndex = new(int32)
+
+	if w := r.countsWait(key, prev, counts); w != 0 {
+		t.Fatalf("held back %v with no write on record", w)
+	}
+	r.statusWritten(key)
+	clk.SetTime(now.Add(300 * time.Millisecond))
+	if w := r.countsWait(key, prev, counts); w != countsInterval-300*time.Millisecond {
+		t.Fatalf("counts 300ms after a write: wait %v, want %v", w, countsInterval-300*time.Millisecond)
+	}
+	if w := r.countsWait(key, prev, step); w != 0 {
+		t.Fatalf("a step held back %v", w)
+	}
+	clk.SetTime(now.Add(countsInterval))
+	if w := r.countsWait(key, prev, counts); w != 0 {
+		t.Fatalf("counts held back %v once the interval passed", w)
+	}
+	r.forgetStatus(key)
+	clk.SetTime(now.Add(countsInterval + time.Millisecond))
+	r.statusWritten(key)
+	if w := r.countsWait(key, prev, counts); w != countsInterval {
+		t.Fatalf("right after a write: wait %v", w)
 	}
 }
