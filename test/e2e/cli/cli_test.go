@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -344,6 +345,46 @@ func TestBlueGreenWalkthroughThroughKubectl(t *testing.T) {
 	// READY counts the old version's pods too until its scale-down delay passes.
 	if f := row(argo.ok("list", "rollouts"), ro); len(f) < 9 || f[2] != "Healthy" || f[6] != "2" || f[8] != "2" {
 		t.Fatalf("list rollouts at the end: row %q", f)
+	}
+
+	// When restarted
+	pods := func() (names map[string]bool, ready int) {
+		list := &corev1.PodList{}
+		if err := c.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{"app": "rollout-bluegreen"}); err != nil {
+			t.Fatal(err)
+		}
+		names = map[string]bool{}
+		for _, p := range list.Items {
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			names[p.Name] = true
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		return names, ready
+	}
+	before, _ := pods()
+	time.Sleep(time.Second) // pod creation times have a resolution of one second
+	argo.says("rollout 'rollout-bluegreen' restarts in 0s\n", "restart", ro)
+	// Then every pod is replaced through evictions and the status records the restart
+	framework.Eventually(t, timeout, func() (bool, string) {
+		now, ready := pods()
+		stale := 0
+		for n := range now {
+			if before[n] {
+				stale++
+			}
+		}
+		r := get()
+		done := r.Status.RestartedAt != nil && r.Spec.RestartAt != nil && !r.Status.RestartedAt.Before(r.Spec.RestartAt)
+		return done && stale == 0 && ready >= 2, fmt.Sprintf("restartedAt %v, %d pods (%d from before the restart), %d ready", r.Status.RestartedAt, len(now), stale, ready)
+	})
+	if out := argo.ok("status", ro, "--watch=false"); !strings.HasPrefix(out, "Healthy") {
+		t.Fatalf("status after the restart: %q", out)
 	}
 }
 
