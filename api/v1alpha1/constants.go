@@ -90,4 +90,6 @@ const (
 	EventReasonInvalidSpec            = "InvalidSpec"
 	EventReasonProgressDeadline       = "ProgressDeadlineExceeded"
 	EventReasonRolloutRetry           = "RolloutRetry"
+	// EventReasonStepNotRun is Tern's own: a step of a kind it does not run yet waits.
+	EventReasonStepNotRun = "StepNotRun"
 )

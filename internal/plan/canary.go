@@ -397,6 +397,11 @@ func (p *planner) stepDone(c *v1alpha1.CanaryStrategy, i int, step *v1alpha1.Can
 	case step.Experiment != nil, step.Plugin != nil:
 		// Run by engines of their own; until one reports success the step waits.
 		p.cn.indefinite = true
+		if p.old.CurrentStepIndex == nil || int(*p.old.CurrentStepIndex) != i || p.old.CurrentPodHash != p.st.CurrentPodHash {
+			// Nothing here runs them yet: say so once, on arrival, rather than wait unexplained.
+			p.add(warningEvent(v1alpha1.EventReasonStepNotRun, "Rollout step %d/%d (%s) waits: this controller does not run %s steps yet; promote skips it",
+				i+1, len(c.Steps), stepString(step), stepKind(step)))
+		}
 		return false
 	default:
 		// setCanaryScale, setHeaderRoute and setMirrorRoute only act on a traffic router;
@@ -468,6 +473,14 @@ func (p *planner) stepAnalysisDone(i int) bool {
 		p.cn.indefinite = true
 	}
 	return false
+}
+
+// stepKind is the kind of an experiment or plugin step, for messages.
+func stepKind(s *v1alpha1.CanaryStep) string {
+	if s.Experiment != nil {
+		return "experiment"
+	}
+	return "plugin"
 }
 
 // stepString names a step in events the way the contract spells it.
