@@ -133,6 +133,12 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 				failed = at
 			}
 		case *appsv1.ReplicaSet:
+			// The new ReplicaSet's events can come before the Rollout's status names its
+			// hash: a ReplicaSet of the rollout with pods and another hash than the stable
+			// one is the canary (earlier canaries are all at zero by now).
+			if h := o.GetLabels()[v1alpha1.DefaultRolloutUniqueLabelKey]; hash == "" && ownedBy(o, name) && h != "" && h != stableHash && replicas(o) > 0 {
+				hash = h
+			}
 			if !canary(o) {
 				return
 			}
@@ -178,6 +184,15 @@ func (r *run) rollbackOnce(ctx context.Context, name, stableHash, tag string) er
 				msg += fmt.Sprintf("; background run %s %s", bg.Name, bg.Status)
 			}
 		}
+		for h, rs := range r.w.replicaSets(ctx, r.ns, name) {
+			msg += fmt.Sprintf("; replicaset %s %d/%d", h, replicas(rs), rs.Status.AvailableReplicas)
+		}
+		if s := r.w.service(ctx, r.ns, name+"-stable"); s != nil {
+			msg += "; stable service selects " + s.Spec.Selector[v1alpha1.DefaultRolloutUniqueLabelKey]
+		}
+		mu.Lock()
+		msg += fmt.Sprintf("; canary hash seen %q, canary seen up %v", hash, canaryUp)
+		mu.Unlock()
 		return msg
 	}
 	err = r.w.until(ctx, 90*time.Second, "a failing measurement", func() bool {

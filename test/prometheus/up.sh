@@ -71,7 +71,9 @@ nohup "$BIN" \
 echo $! >"$DIR/prometheus.pid"
 for _ in $(seq 1 100); do
   if ready; then say "prometheus ready (pid $(cat "$DIR/prometheus.pid"))"; echo "$URL"; exit 0; fi
-  running || { tail -20 "$DIR/prometheus.log" >&2; die "prometheus exited"; }
+  # kill -0 only: until nohup has exec'ed the binary, the child's command line is still this
+  # script's, so running()'s check of it would take a starting server for a dead one.
+  kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null || { tail -20 "$DIR/prometheus.log" >&2; die "prometheus exited"; }
   sleep 0.1
 done
 tail -20 "$DIR/prometheus.log" >&2
