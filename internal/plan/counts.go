@@ -21,8 +21,9 @@ func CountsOnly(prev, next *v1alpha1.RolloutStatus) bool {
 	n.Message = prev.Message
 	pc, nc := findCondition(prev.Conditions, v1alpha1.RolloutProgressing), findCondition(n.Conditions, v1alpha1.RolloutProgressing)
 	if pc != nil && nc != nil && pc.Status == nc.Status && (pc.Reason == nc.Reason && pc.Message == nc.Message ||
-		// The first pods of a new ReplicaSet turn "created" into "progressing".
-		pc.Reason == v1alpha1.NewReplicaSetReason && nc.Reason == v1alpha1.ReplicaSetUpdatedReason) {
+		// The first pod changes after a new ReplicaSet or a resume turn "created" or
+		// "resumed" into "progressing": the counts moved, nothing else did.
+		(pc.Reason == v1alpha1.NewReplicaSetReason || pc.Reason == v1alpha1.ResumedRolloutReason) && nc.Reason == v1alpha1.ReplicaSetUpdatedReason) {
 		*nc = *pc.DeepCopy()
 	}
 	return !equality.Semantic.DeepEqual(prev, next) && equality.Semantic.DeepEqual(prev, n)

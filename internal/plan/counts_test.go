@@ -64,6 +64,11 @@ func TestCountsOnly(t *testing.T) {
 	if CountsOnly(next, created) {
 		t.Error("progressing → created taken for counts alone")
 	}
+	resumed := prev.DeepCopy()
+	resumed.Conditions[0].Reason, resumed.Conditions[0].Message = v1alpha1.ResumedRolloutReason, v1alpha1.RolloutResumedMessage
+	if !CountsOnly(resumed, next) {
+		t.Error("resumed → progressing with new counts was not taken for counts alone")
+	}
 
 	// Outside an update a change of counts is news (a pod lost in steady state).
 	healthy := prev.DeepCopy()
