@@ -73,6 +73,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{name: "floor", sizes: one, run: runFloor},
 	{name: "step-latency", controller: true, sizes: one, run: runStepLatency},
+	{name: "floor-healthy", sizes: one, run: runFloorHealthy},
 	{name: "promote-healthy", controller: true, sizes: one, run: runPromoteHealthy},
 	{name: "bluegreen-switch", controller: true, sizes: one, run: runBlueGreen},
 	{name: "rollback-latency", controller: true, sizes: one, run: runRollback},

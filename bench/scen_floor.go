@@ -21,7 +21,8 @@ import (
 //  1. the promote: the status patch clearing the pause conditions;
 //  2. seeing it arrive on a watch (a controller learns of it no sooner);
 //  3. one write of the ReplicaSet that grows; waiting on a watch until its pods are available;
-//  4. one write of the ReplicaSet that shrinks;
+//  4. one write of the ReplicaSet that shrinks; waiting on a watch until it has shrunk (the
+//     step is complete only when both ReplicaSets are at their counts);
 //  5. one status write recording the next pause.
 //
 // The time from 1 to the echo of 3 is the floor of "promote to ReplicaSet counts written",
@@ -114,7 +115,7 @@ func (r *run) available(ctx context.Context, name string, n int32) bool {
 	if err := r.w.cache.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: name}, rs); err != nil {
 		return false
 	}
-	return rs.Status.ObservedGeneration == rs.Generation && rs.Status.AvailableReplicas == n && replicas(rs) == n
+	return rs.Status.ObservedGeneration == rs.Generation && rs.Status.AvailableReplicas == n && rs.Status.Replicas == n && replicas(rs) == n
 }
 
 // floorStatus records a pause at step i: one merge patch of the status.
@@ -180,14 +181,16 @@ func (r *run) floorStep(ctx context.Context, name, stable, canary string, cur, n
 	if err := r.scale(ctx, shrink, shrinkTo); err != nil {
 		return 0, 0, err
 	}
+	// A setWeight step is complete only when both ReplicaSets are seen at their counts, the
+	// shrunk one included: recording the pause sooner would call the step done while pods
+	// it removes still run.
+	if err := r.w.until(ctx, time.Minute, shrink+" scaled down", func() bool { return r.available(ctx, shrink, shrinkTo) }); err != nil {
+		return 0, 0, err
+	}
 	if err := r.floorStatus(ctx, name, pauseIdx); err != nil {
 		return 0, 0, err
 	}
 	if err := r.w.until(ctx, time.Minute, "the pause on the watch", seen(&pausedAtT)); err != nil {
-		return 0, 0, err
-	}
-	// the next step starts from settled ReplicaSets, as the controller's do
-	if err := r.w.until(ctx, time.Minute, shrink+" scaled down", func() bool { return r.available(ctx, shrink, shrinkTo) }); err != nil {
 		return 0, 0, err
 	}
 	mu.Lock()

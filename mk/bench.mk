@@ -33,14 +33,14 @@ bench-cluster-up: cluster-build ## start the bench's private control plane (NODE
 bench-cluster-down: ## stop the bench's control plane and delete its state
 	@$(BENCH_CLUSTER) down
 
-# The floor and step-latency run three times, interleaved: their ratio is a target, and the
-# floor is only a floor when both see the same machine load.
+# Each floor and the scenario it bounds run three times, interleaved: their ratio is a
+# target, and a floor is only a floor when both see the same machine load.
 bench: bench-build cluster-build ## every scenario at full size (N up to 1000, idle 10 min; ~1 h) -> bench/results/full
 	@NODES=60 $(BENCH_CLUSTER) up >/dev/null
 	@status=0; \
-	$(BENCH_RUN) -fresh -out bench/results/full -runs 3 -scenarios floor,step-latency $(BENCH_ARGS) || status=$$?; \
+	$(BENCH_RUN) -fresh -out bench/results/full -runs 3 -scenarios floor,step-latency,floor-healthy,promote-healthy $(BENCH_ARGS) || status=$$?; \
 	$(BENCH_RUN) -out bench/results/full -sizes 1,100 $(BENCH_ARGS) \
-		-scenarios promote-healthy,bluegreen-switch,rollback-latency,canary-complete,canary-reference || status=$$?; \
+		-scenarios bluegreen-switch,rollback-latency,canary-complete,canary-reference || status=$$?; \
 	$(BENCH_RUN) -out bench/results/full -scenarios canary-complete,idle -sizes 100,1000 \
 		-controller '$(BENCH_BIG_CONTROLLER)' || status=$$?; \
 	[ -n "$(BENCH_KEEP_CLUSTER)" ] || $(BENCH_CLUSTER) down; exit $$status

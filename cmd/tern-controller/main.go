@@ -41,6 +41,7 @@ type options struct {
 	instanceID       string
 	metricsAddr      string
 	healthAddr       string
+	pprofAddr        string
 	leaderElect      bool
 	leaderElectionNS string
 	leaderElectionID string
@@ -62,6 +63,7 @@ func main() {
 	fs.StringVar(&o.instanceID, "instance-id", "", "Handle only objects labelled "+v1alpha1.LabelKeyControllerInstanceID+"=<id>; empty handles only objects without that label.")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "127.0.0.1:8090", "Address of the /metrics endpoint; \"0\" disables it.")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", "127.0.0.1:8080", "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address of Go's /debug/pprof endpoints, for profiling; empty (the default) disables them.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader through a Lease so that only one replica acts at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (default: the pod's namespace, or kube-system out of cluster).")
 	fs.StringVar(&o.leaderElectionID, "leader-election-id", "tern-controller-lock", "Name of the leader-election Lease.")
@@ -133,6 +135,7 @@ func run(ctx context.Context, o options) error {
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.healthAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              o.leaderElectionID,
 		LeaderElectionNamespace:       leNS,
