@@ -55,26 +55,27 @@ func runFloorHealthy(ctx context.Context, r *run) error {
 	if err := r.selectVersion(ctx, name+"-stable", oldHash); err != nil {
 		return err
 	}
-	w, err := r.begin(ctx)
-	if err != nil {
-		return err
-	}
 	for i := 0; i < repeats; i++ {
 		if err := r.floorLastPause(ctx, name, oldRS, newRS, oldHash); err != nil {
 			return fmt.Errorf("floor-healthy repeat %d: %w", i+1, err)
+		}
+		// one window per promote, the reset before it left out, as in promote-healthy
+		w, err := r.begin(ctx)
+		if err != nil {
+			return err
 		}
 		d, err := r.floorPromoteToHealthy(ctx, name, oldRS, newHash)
 		if err != nil {
 			return fmt.Errorf("floor-healthy repeat %d: %w", i+1, err)
 		}
 		r.sample("promote_to_healthy", d)
+		fig, err := w.end(ctx, 1, false)
+		if err != nil {
+			return err
+		}
+		r.window(fig)
 		oldRS, newRS, oldHash, newHash = newRS, oldRS, newHash, oldHash
 	}
-	fig, err := w.end(ctx, float64(repeats), false)
-	if err != nil {
-		return err
-	}
-	r.window(fig)
 	return nil
 }
 
