@@ -18,12 +18,17 @@ import (
 // IndexOwnerUID is the cache index of objects by the UID of their controller.
 const IndexOwnerUID = ".metadata.controllerUID"
 
-// OwnerUIDIndexer indexes an object by the UID of its controlling owner.
+// noController is the IndexOwnerUID value of objects without a controller; no UID
+// can take this form.
+const noController = "<none>"
+
+// OwnerUIDIndexer indexes an object by the UID of its controlling owner, or as having
+// none, so that finding the rare orphan costs a lookup instead of a scan of the namespace.
 func OwnerUIDIndexer(obj client.Object) []string {
 	if ref := metav1.GetControllerOf(obj); ref != nil {
 		return []string{string(ref.UID)}
 	}
-	return nil
+	return []string{noController}
 }
 
 // Build reads everything the planner needs about ro from the reader (the informer
@@ -88,7 +93,8 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 // Rollout adopts them, as a Deployment would.
 func orphans(ctx context.Context, r client.Reader, ns string, sel labels.Selector) ([]*appsv1.ReplicaSet, error) {
 	list := &appsv1.ReplicaSetList{}
-	if err := r.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(ns), client.MatchingFields{IndexOwnerUID: noController},
+		client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, fmt.Errorf("listing replicasets in %s: %w", ns, err)
 	}
 	var out []*appsv1.ReplicaSet

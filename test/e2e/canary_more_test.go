@@ -365,3 +365,65 @@ func TestCanaryScaleSubresource(t *testing.T) {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == canary && ro.Status.AvailableReplicas == 10
 	})
 }
+
+// A ReplicaSet without a controller whose labels the Rollout's selector matches (left by a
+// deleted Deployment, say) is adopted: the Rollout becomes its controller and scales it
+// away once its own version is up. A ReplicaSet with another controller is left alone.
+func TestCanaryAdoptsOrphanReplicaSet(t *testing.T) {
+	t.Parallel()
+	ns := framework.NewNamespace(t, "canary-adopt")
+	// the controller of the one that is not an orphan: any object, so long as it exists
+	other := framework.Apply(t, ns, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n"))[0]
+	orphan := func(name string, owned bool) string {
+		meta := ""
+		if owned {
+			meta = fmt.Sprintf("\n  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: other, uid: %s, controller: true}]", other.GetUID())
+		}
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: %s
+  labels: {app: adopt}%s
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: adopt, legacy: %q}
+  template:
+    metadata:
+      labels: {app: adopt, legacy: %q}
+    spec:
+      containers:
+      - name: app
+        image: nginx:0
+`, name, meta, name, name)
+	}
+	framework.Apply(t, ns, []byte(orphan("legacy", false)+"---\n"+orphan("theirs", true)))
+	c := newClient(t)
+	framework.Eventually(t, timeout, func() (bool, string) {
+		rs := &appsv1.ReplicaSet{}
+		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "legacy"}, rs); err != nil {
+			return false, err.Error()
+		}
+		return rs.Status.AvailableReplicas == 1, "legacy not available yet"
+	})
+
+	r := givenYAML(t, ns, "adopt", framework.CanaryManifest("adopt", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {}"))
+	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.until("the orphan adopted and scaled away", timeout, func(*v1alpha1.Rollout) bool {
+		rs := &appsv1.ReplicaSet{}
+		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "legacy"}, rs); err != nil {
+			t.Fatal(err)
+		}
+		return ownedBy(rs.OwnerReferences, "adopt") && rs.Spec.Replicas != nil && *rs.Spec.Replicas == 0
+	})
+	if r.readyPods(ro.Status.CurrentPodHash) != 2 {
+		t.Fatal("the rollout's own pods are not ready")
+	}
+	theirs := &appsv1.ReplicaSet{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "theirs"}, theirs); err != nil {
+		t.Fatal(err)
+	}
+	if ownedBy(theirs.OwnerReferences, "adopt") || *theirs.Spec.Replicas != 1 {
+		t.Fatalf("a ReplicaSet with another controller was taken: owners %v, replicas %d", theirs.OwnerReferences, *theirs.Spec.Replicas)
+	}
+}
