@@ -158,14 +158,9 @@ func (r *run) floorStep(ctx context.Context, name, stable, canary string, cur, n
 		}
 	})
 	defer unhook()
-	seen := func(t *time.Time) func() bool {
-		return func() bool { mu.Lock(); defer mu.Unlock(); return !t.IsZero() }
-	}
-	t0 := time.Now()
-	if err := r.promote(ctx, name); err != nil {
-		return 0, 0, err
-	}
-	if err := r.w.until(ctx, time.Minute, "the promote on the watch", seen(&promoted)); err != nil {
+	seen := func(t *time.Time) func() bool { return seenAt(&mu, t) }
+	t0, err := r.floorPromote(ctx, name, seen(&promoted))
+	if err != nil {
 		return 0, 0, err
 	}
 	grow, growTo, shrink, shrinkTo := canary, next, stable, total-next
@@ -196,4 +191,19 @@ func (r *run) floorStep(ctx context.Context, name, stable, canary string, cur, n
 	mu.Lock()
 	defer mu.Unlock()
 	return rsAt.Sub(t0), pausedAtT.Sub(t0), nil
+}
+
+// seenAt reports whether *t, guarded by mu, has been set.
+func seenAt(mu *sync.Mutex, t *time.Time) func() bool {
+	return func() bool { mu.Lock(); defer mu.Unlock(); return !t.IsZero() }
+}
+
+// floorPromote sends the promote and waits until the watch shows it (seen), as a controller
+// learns of it no sooner; it returns when the promote was sent.
+func (r *run) floorPromote(ctx context.Context, name string, seen func() bool) (time.Time, error) {
+	t0 := time.Now()
+	if err := r.promote(ctx, name); err != nil {
+		return t0, err
+	}
+	return t0, r.w.until(ctx, time.Minute, "the promote on the watch", seen)
 }

@@ -138,14 +138,8 @@ func (r *run) floorPromoteToHealthy(ctx context.Context, name, oldRS, newHash st
 		}
 	})
 	defer unhook()
-	seen := func(t *time.Time) func() bool {
-		return func() bool { mu.Lock(); defer mu.Unlock(); return !t.IsZero() }
-	}
-	t0 := time.Now()
-	if err := r.promote(ctx, name); err != nil {
-		return 0, err
-	}
-	if err := r.w.until(ctx, time.Minute, "the promote on the watch", seen(&promoted)); err != nil {
+	t0, err := r.floorPromote(ctx, name, seenAt(&mu, &promoted))
+	if err != nil {
 		return 0, err
 	}
 	if err := r.selectVersion(ctx, name+"-stable", newHash); err != nil {
@@ -170,7 +164,7 @@ func (r *run) floorPromoteToHealthy(ctx context.Context, name, oldRS, newHash st
 	if err := r.k.c.Status().Patch(ctx, ro, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return 0, err
 	}
-	if err := r.w.until(ctx, time.Minute, "Healthy on the watch", seen(&healthyAtT)); err != nil {
+	if err := r.w.until(ctx, time.Minute, "Healthy on the watch", seenAt(&mu, &healthyAtT)); err != nil {
 		return 0, err
 	}
 	mu.Lock()
