@@ -24,6 +24,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/analysis"
+	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 	"github.com/tern-rollouts/tern/internal/analysis/providers"
 )
 
@@ -54,7 +55,8 @@ type AnalysisRunReconciler struct {
 	InstanceID string
 	// Workers is the number of runs reconciled at once (DefaultAnalysisThreads when 0).
 	Workers int
-	// Providers builds metric providers; providers.Factory over Client when nil.
+	// Providers builds metric providers; providers.Factory over Client, Clock and
+	// APIReader when nil.
 	Providers ProviderFactory
 
 	seen *writeExpectations
@@ -94,7 +96,7 @@ func (r *AnalysisRunReconciler) defaults() {
 		r.APIReader = r.Client
 	}
 	if r.Providers == nil {
-		r.Providers = &providers.Factory{Client: r.Client, Now: r.Clock.Now}
+		r.Providers = &providers.Factory{Deps: providers.Deps{Client: r.Client, Clock: r.Clock, Secrets: providers.ReaderSecrets{Reader: r.APIReader}}}
 	}
 	if r.seen == nil {
 		r.seen = &writeExpectations{m: map[types.NamespacedName]uint64{}}
@@ -266,7 +268,7 @@ func (r *AnalysisRunReconciler) measureOne(ctx context.Context, run *v1alpha1.An
 		out.Measurement = analysis.MarkError(base, err, r.Clock.Now())
 		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, measurementTimeout(t.Metric))
+	ctx, cancel := context.WithTimeout(ctx, metricsource.MeasurementTimeout(&t.Metric.Provider))
 	defer cancel()
 	switch t.Kind {
 	case analysis.Measure:
@@ -280,29 +282,12 @@ func (r *AnalysisRunReconciler) measureOne(ctx context.Context, run *v1alpha1.An
 	return out
 }
 
-// measurementTimeout bounds one provider call: the provider's own timeout plus a margin,
-// so that a provider that ignores its timeout still cannot hold a worker forever.
-func measurementTimeout(m v1alpha1.Metric) time.Duration {
-	const margin = 5 * time.Second
-	switch p := m.Provider; {
-	case p.Prometheus != nil && p.Prometheus.Timeout != nil && *p.Prometheus.Timeout > 0:
-		return time.Duration(*p.Prometheus.Timeout)*time.Second + margin
-	case p.Prometheus != nil:
-		return 30*time.Second + margin
-	case p.Web != nil && p.Web.TimeoutSeconds > 0:
-		return time.Duration(p.Web.TimeoutSeconds)*time.Second + margin
-	case p.Web != nil:
-		return 10*time.Second + margin
-	}
-	return 30 * time.Second
-}
-
 // collect lets providers delete what trimmed measurements left behind (old Jobs). Failures
 // are logged only: the next trim tries again.
 func (r *AnalysisRunReconciler) collect(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []analysis.Task, trimmed map[string]int) {
 	for _, t := range tasks {
 		limit, ok := trimmed[t.Metric.Name]
-		if !ok || t.Metric.Provider.Job == nil {
+		if !ok || !providers.LeavesObjects(t.Metric) {
 			continue
 		}
 		p, err := r.Providers.New(t.Metric)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 )
 
 // SecretValue is shown in place of an argument taken from a Secret. The run only holds
@@ -175,24 +176,7 @@ func argValue(a v1alpha1.Argument) string {
 // providerName names the provider of a metric, or lists them when a (bad) metric sets
 // several.
 func providerName(mp *v1alpha1.MetricProvider) string {
-	var names []string
-	for _, p := range []struct {
-		name string
-		set  bool
-	}{
-		{"prometheus", mp.Prometheus != nil}, {"kayenta", mp.Kayenta != nil}, {"web", mp.Web != nil},
-		{"datadog", mp.Datadog != nil}, {"wavefront", mp.Wavefront != nil}, {"newRelic", mp.NewRelic != nil},
-		{"job", mp.Job != nil}, {"cloudWatch", mp.CloudWatch != nil}, {"graphite", mp.Graphite != nil},
-		{"influxdb", mp.Influxdb != nil}, {"skywalking", mp.SkyWalking != nil},
-	} {
-		if p.set {
-			names = append(names, p.name)
-		}
-	}
-	for name := range mp.Plugin {
-		names = append(names, "plugin "+name)
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(metricsource.Names(mp), ", ")
 }
 
 // RenderRun writes the header block of a run, then a block per metric with its

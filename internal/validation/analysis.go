@@ -1,7 +1,6 @@
 package validation
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 )
 
 // validateRolloutAnalysis checks an analysis a rollout asks for (step, background, pre- or
@@ -194,11 +194,12 @@ func validateMetric(m *v1alpha1.Metric, p *field.Path) field.ErrorList {
 	errs = append(errs, checkDurationString(m.Interval, p.Child("interval"))...)
 	errs = append(errs, checkDurationString(m.InitialDelay, p.Child("initialDelay"))...)
 
-	if providers := metricProviders(&m.Provider); len(providers) == 0 {
+	if providers := metricsource.Names(&m.Provider); len(providers) == 0 {
 		errs = append(errs, field.Required(p.Child("provider"), NoProviderMessage))
 	} else if len(providers) > 1 {
 		errs = append(errs, field.Invalid(p.Child("provider"), strings.Join(providers, ", "), MultipleProvidersMessage))
 	}
+	errs = append(errs, metricsource.Validate(&m.Provider, p.Child("provider"))...)
 	return errs
 }
 
@@ -227,32 +228,4 @@ func checkDurationString(d v1alpha1.DurationString, p *field.Path) field.ErrorLi
 		return field.ErrorList{field.Invalid(p, string(d), NegativeMessage)}
 	}
 	return nil
-}
-
-// metricProviders names the providers a metric sets; every plugin counts as one, as
-// upstream allows exactly one plugin per metric.
-func metricProviders(mp *v1alpha1.MetricProvider) []string {
-	var out []string
-	add := func(name string, set bool) {
-		if set {
-			out = append(out, name)
-		}
-	}
-	add("prometheus", mp.Prometheus != nil)
-	add("kayenta", mp.Kayenta != nil)
-	add("web", mp.Web != nil)
-	add("datadog", mp.Datadog != nil)
-	add("wavefront", mp.Wavefront != nil)
-	add("newRelic", mp.NewRelic != nil)
-	add("job", mp.Job != nil)
-	add("cloudWatch", mp.CloudWatch != nil)
-	add("graphite", mp.Graphite != nil)
-	add("influxdb", mp.Influxdb != nil)
-	add("skywalking", mp.SkyWalking != nil)
-	for name := range mp.Plugin {
-		out = append(out, "plugin "+name)
-	}
-	// Plugin names come from a map; sort them after the fixed ones so the message is stable.
-	slices.Sort(out[len(out)-len(mp.Plugin):])
-	return out
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/analysis"
+	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 	"github.com/tern-rollouts/tern/internal/analysis/providers/httpclient"
 )
 
@@ -39,12 +40,13 @@ const (
 	// AddressEnv is read when a metric gives no address, as upstream does.
 	AddressEnv = "ARGO_ROLLOUTS_PROMETHEUS_ADDRESS"
 	// DefaultTimeout bounds one query unless the metric sets timeout (seconds).
-	DefaultTimeout = 30 * time.Second
+	DefaultTimeout = metricsource.PrometheusDefaultTimeout
 	// maxBody bounds what is read of an answer: enough for any sane analysis query.
 	maxBody = 16 << 20
 )
 
-// Provider queries Prometheus.
+// Provider queries Prometheus. Queries complete in Run: the registry wraps it in
+// providers.Synchronous.
 type Provider struct {
 	now func() time.Time
 }
@@ -84,21 +86,6 @@ func (p *Provider) Run(ctx context.Context, _ *v1alpha1.AnalysisRun, metric v1al
 		return analysis.MarkError(m, err, p.now())
 	}
 	return analysis.Finish(m, value, phase, p.now())
-}
-
-// Resume is never needed: queries complete in Run.
-func (p *Provider) Resume(_ context.Context, _ *v1alpha1.AnalysisRun, _ v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	return m
-}
-
-// Terminate is never needed: queries complete in Run.
-func (p *Provider) Terminate(_ context.Context, _ *v1alpha1.AnalysisRun, _ v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	return m
-}
-
-// GarbageCollect has nothing to collect.
-func (p *Provider) GarbageCollect(context.Context, *v1alpha1.AnalysisRun, v1alpha1.Metric, int) error {
-	return nil
 }
 
 // apiResponse is the envelope of every Prometheus HTTP API answer.
@@ -167,15 +154,10 @@ func (p *Provider) query(ctx context.Context, pm *v1alpha1.PrometheusMetric) (an
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, "", nil, fmt.Errorf("prometheus address %q is not a URL", address)
 	}
-	timeout := DefaultTimeout
-	if pm.Timeout != nil {
-		if *pm.Timeout < 0 {
-			return nil, "", nil, errors.New("prometheus timeout should not be negative")
-		}
-		if *pm.Timeout > 0 {
-			timeout = time.Duration(*pm.Timeout) * time.Second
-		}
+	if pm.Timeout != nil && *pm.Timeout < 0 {
+		return nil, "", nil, errors.New("prometheus timeout should not be negative")
 	}
+	timeout := metricsource.PrometheusTimeout(pm)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 

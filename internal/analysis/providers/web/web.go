@@ -20,6 +20,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/analysis"
+	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 	"github.com/tern-rollouts/tern/internal/analysis/providers/httpclient"
 )
 
@@ -27,13 +28,14 @@ const (
 	// Type names the provider.
 	Type = "Web"
 	// DefaultTimeout bounds a call unless the metric sets timeoutSeconds.
-	DefaultTimeout = 10 * time.Second
+	DefaultTimeout = metricsource.WebDefaultTimeout
 	// DefaultJSONPath selects the whole answer.
 	DefaultJSONPath = "{$}"
 	maxBody         = 16 << 20
 )
 
-// Provider calls web endpoints.
+// Provider calls web endpoints. Calls complete in Run: the registry wraps it in
+// providers.Synchronous.
 type Provider struct {
 	now func() time.Time
 }
@@ -61,21 +63,6 @@ func (p *Provider) Run(ctx context.Context, _ *v1alpha1.AnalysisRun, metric v1al
 		return analysis.MarkError(m, err, p.now())
 	}
 	return analysis.Finish(m, value, phase, p.now())
-}
-
-// Resume is never needed: calls complete in Run.
-func (p *Provider) Resume(_ context.Context, _ *v1alpha1.AnalysisRun, _ v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	return m
-}
-
-// Terminate is never needed: calls complete in Run.
-func (p *Provider) Terminate(_ context.Context, _ *v1alpha1.AnalysisRun, _ v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	return m
-}
-
-// GarbageCollect has nothing to collect.
-func (p *Provider) GarbageCollect(context.Context, *v1alpha1.AnalysisRun, v1alpha1.Metric, int) error {
-	return nil
 }
 
 func (p *Provider) call(ctx context.Context, w *v1alpha1.WebMetric) (any, string, error) {
@@ -108,10 +95,7 @@ func (p *Provider) call(ctx context.Context, w *v1alpha1.WebMetric) (any, string
 	if err := parser.Parse(path); err != nil {
 		return nil, "", fmt.Errorf("jsonPath %q: %w", path, err)
 	}
-	timeout := DefaultTimeout
-	if w.TimeoutSeconds > 0 {
-		timeout = time.Duration(w.TimeoutSeconds) * time.Second
-	}
+	timeout := metricsource.WebTimeout(w)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client, err := httpclient.New(ctx, timeout, w.Insecure, w.Authentication)
