@@ -3,13 +3,10 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -24,8 +21,9 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/analysis"
-	"github.com/tern-rollouts/tern/internal/analysis/metricsource"
 	"github.com/tern-rollouts/tern/internal/analysis/providers"
+	"github.com/tern-rollouts/tern/internal/execute"
+	"github.com/tern-rollouts/tern/internal/expectations"
 )
 
 // DefaultAnalysisThreads is how many AnalysisRuns are measured at once, as upstream's
@@ -38,13 +36,13 @@ const DefaultAnalysisThreads = 30
 const secretPlaceholder = "tern-secret-placeholder"
 
 // ProviderFactory builds the provider of a metric.
-type ProviderFactory interface {
-	New(metric v1alpha1.Metric) (providers.Provider, error)
-}
+type ProviderFactory = execute.ProviderFactory
 
-// AnalysisRunReconciler measures AnalysisRuns: it resolves their arguments, takes the
-// measurements the engine (internal/analysis) says are due, in parallel and each under a
-// timeout, writes the status with one patch, and requeues at the next due time.
+// AnalysisRunReconciler measures AnalysisRuns in the shape of the Rollout reconciler:
+// observe the run and its arguments, plan with the engine (internal/analysis) which
+// measurements are due, carry them out (internal/execute: in parallel, each under a
+// timeout), fold their outcomes in, and write the status with one patch; then requeue at
+// the next due time.
 type AnalysisRunReconciler struct {
 	Client client.Client
 	// APIReader reads Secrets straight from the API server, so that the manager never
@@ -59,16 +57,18 @@ type AnalysisRunReconciler struct {
 	// APIReader when nil.
 	Providers ProviderFactory
 
-	seen *writeExpectations
+	secrets providers.SecretReader
+	exec    *execute.AnalysisRunExecutor
+	seen    *expectations.Set
 }
 
 // SetupWithManager registers the reconciler and its watches: AnalysisRuns of this
 // controller instance, and the Jobs they own (a Job finishing ends a measurement).
 func (r *AnalysisRunReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
-	r.defaults()
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	r.defaults()
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID
 	})
@@ -95,12 +95,46 @@ func (r *AnalysisRunReconciler) defaults() {
 	if r.APIReader == nil {
 		r.APIReader = r.Client
 	}
+	if r.secrets == nil {
+		r.secrets = providers.ReaderSecrets{Reader: r.APIReader}
+	}
 	if r.Providers == nil {
-		r.Providers = &providers.Factory{Deps: providers.Deps{Client: r.Client, Clock: r.Clock, Secrets: providers.ReaderSecrets{Reader: r.APIReader}}}
+		r.Providers = &providers.Factory{Deps: providers.Deps{Client: r.Client, Clock: r.Clock, Secrets: r.secrets}}
+	}
+	if r.exec == nil {
+		r.exec = &execute.AnalysisRunExecutor{Client: r.Client, Providers: r.Providers, Clock: r.Clock}
 	}
 	if r.seen == nil {
-		r.seen = &writeExpectations{m: map[types.NamespacedName]uint64{}}
+		// Our own status writes wake no reconcile (see SetupWithManager): the wait is
+		// what brings the run back.
+		r.seen = expectations.New(r.Clock, expectations.Wait)
 	}
+}
+
+// runObservation is what one reconcile knows of a run: the run as the cache shows it and
+// its arguments. Secret-backed arguments are read only once a measurement is due, not at
+// every reconcile: until then planning sees a placeholder for them.
+type runObservation struct {
+	run      *v1alpha1.AnalysisRun
+	planning analysis.Args
+	resolved *analysis.Args
+}
+
+// observe reads the run from the cache; nil when there is nothing for this reconciler to
+// do with it (gone, another instance's, being deleted).
+func (r *AnalysisRunReconciler) observe(ctx context.Context, key types.NamespacedName) (*runObservation, error) {
+	run := &v1alpha1.AnalysisRun{}
+	if err := r.Client.Get(ctx, key, run); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.seen.Forget(key)
+			return nil, nil
+		}
+		return nil, err
+	}
+	if run.Labels[v1alpha1.LabelKeyControllerInstanceID] != r.InstanceID || run.DeletionTimestamp != nil {
+		return nil, nil
+	}
+	return &runObservation{run: run, planning: planningArgs(run)}, nil
 }
 
 // Reconcile takes the measurements of one run that are due and records them.
@@ -108,18 +142,12 @@ func (r *AnalysisRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.defaults()
 	logger := log.FromContext(ctx).WithValues("analysisrun", req.NamespacedName)
 	ctx = log.IntoContext(ctx, logger)
-	orig := &v1alpha1.AnalysisRun{}
-	if err := r.Client.Get(ctx, req.NamespacedName, orig); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.seen.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
+	obs, err := r.observe(ctx, req.NamespacedName)
+	if obs == nil || err != nil {
 		return ctrl.Result{}, err
 	}
-	if orig.Labels[v1alpha1.LabelKeyControllerInstanceID] != r.InstanceID || orig.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
-	}
-	if wait, stale := r.seen.stale(orig); stale {
+	orig := obs.run
+	if ok, wait := r.seen.Satisfied(ctx, r.Client, orig); !ok {
 		// The cache has not caught up with our last status write; measuring on it would
 		// repeat measurements. Our write's echo arrives within moments.
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -128,62 +156,103 @@ func (r *AnalysisRunReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.expire(ctx, orig)
 	}
 
-	run := orig.DeepCopy()
-	var events []analysis.Event
-	var next time.Time
-	var args *analysis.Args
-	// Terminating a measurement in flight, decided by the outcome of another, is due at
-	// once: take it in the same reconcile rather than through another round trip.
-	for round := 0; round < 3; round++ {
-		now := r.Clock.Now()
-		plan := analysis.NewPlan(run, planningArgs(run), now)
-		var res analysis.Result
-		if len(plan.Tasks) > 0 {
-			if args == nil {
-				resolved, fatal, err := r.resolveArgs(ctx, run)
-				if err != nil {
-					return ctrl.Result{}, err
-				}
-				if fatal != nil {
-					res = analysis.Abort(run, "Unable to resolve metric arguments: "+fatal.Error(), now)
-					run.Status = res.Status
-					events = append(events, res.Events...)
-					break
-				}
-				args = &resolved
-			}
-			plan = analysis.NewPlan(run, *args, now)
-			outcomes := r.measure(ctx, run, plan.Tasks)
-			res = plan.Apply(outcomes, r.Clock.Now())
-			r.collect(ctx, run, plan.Tasks, res.Trimmed)
-		} else {
-			res = plan.Apply(nil, now)
-		}
-		run.Status = res.Status
-		events = append(events, res.Events...)
-		next = res.NextAt
-		if run.Status.Phase.Completed() || next.IsZero() || next.After(r.Clock.Now()) {
-			break
-		}
+	step, err := r.step(ctx, obs)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-
-	if err := r.writeStatus(ctx, orig, run); err != nil {
+	run := orig.DeepCopy()
+	run.Status = step.status
+	written, err := r.exec.WriteStatus(ctx, orig, run)
+	if err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
 	}
-	for _, e := range events {
+	if written {
+		r.seen.Expect(req.NamespacedName, expectations.Writes{ResourceVersion: run.ResourceVersion})
+	}
+	for _, e := range step.events {
 		r.event(run, e)
 	}
 	if run.Status.Phase.Completed() {
 		logger.Info("analysis completed", "phase", run.Status.Phase, "message", run.Status.Message)
 		return r.expire(ctx, run)
 	}
-	if next.IsZero() {
+	if step.next.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+	return ctrl.Result{RequeueAfter: max(step.next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+}
+
+// maxRounds bounds the plan → measure rounds of one reconcile. Terminating a measurement
+// in flight, decided by the outcome of another, is due at once: it is taken in the same
+// reconcile rather than through another round trip.
+const maxRounds = 3
+
+// runStep is the outcome of one reconcile's rounds: the status to write, the events to
+// send once it is written, and when the run is next due (zero: only an event moves it).
+type runStep struct {
+	status v1alpha1.AnalysisRunStatus
+	events []analysis.Event
+	next   time.Time
+}
+
+// step plans the run and carries out what is due, round after round, until nothing more
+// is due now.
+func (r *AnalysisRunReconciler) step(ctx context.Context, obs *runObservation) (runStep, error) {
+	run := obs.run.DeepCopy()
+	var step runStep
+	for range maxRounds {
+		res, err := r.round(ctx, obs, run)
+		if err != nil {
+			return runStep{}, err
+		}
+		run.Status = res.Status
+		step.events = append(step.events, res.Events...)
+		if res.aborted {
+			break
+		}
+		step.next = res.NextAt
+		if run.Status.Phase.Completed() || step.next.IsZero() || step.next.After(r.Clock.Now()) {
+			break
+		}
+	}
+	step.status = run.Status
+	return step, nil
+}
+
+// roundResult is the engine's result of one round; aborted when the run could not be
+// measured at all (an argument cannot be resolved) and ends in Error.
+type roundResult struct {
+	analysis.Result
+	aborted bool
+}
+
+// round is one plan → measure → fold: the engine plans on the planning arguments; when a
+// measurement is due, the arguments are resolved (Secrets read) and the plan made again
+// on them, its tasks carried out, and their outcomes folded in.
+func (r *AnalysisRunReconciler) round(ctx context.Context, obs *runObservation, run *v1alpha1.AnalysisRun) (roundResult, error) {
+	now := r.Clock.Now()
+	plan := analysis.NewPlan(run, obs.planning, now)
+	if len(plan.Tasks) == 0 {
+		return roundResult{Result: plan.Apply(nil, now)}, nil
+	}
+	if obs.resolved == nil {
+		args, fatal, err := r.resolveArgs(ctx, run)
+		if err != nil {
+			return roundResult{}, err
+		}
+		if fatal != nil {
+			return roundResult{Result: analysis.Abort(run, "Unable to resolve metric arguments: "+fatal.Error(), now), aborted: true}, nil
+		}
+		obs.resolved = &args
+	}
+	plan = analysis.NewPlan(run, *obs.resolved, now)
+	outcomes := r.exec.Measure(ctx, run, plan.Tasks)
+	res := plan.Apply(outcomes, r.Clock.Now())
+	r.exec.Collect(ctx, run, plan.Tasks, res.Trimmed)
+	return roundResult{Result: res}, nil
 }
 
 // planningArgs are the run's inline argument values, with a placeholder for Secret-backed
@@ -215,8 +284,8 @@ func (r *AnalysisRunReconciler) resolveArgs(ctx context.Context, run *v1alpha1.A
 			args.Values[a.Name] = *a.Value
 		case a.ValueFrom != nil && a.ValueFrom.SecretKeyRef != nil:
 			ref := a.ValueFrom.SecretKeyRef
-			secret := &corev1.Secret{}
-			if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.Name}, secret); err != nil {
+			secret, err := r.secrets.Secret(ctx, run.Namespace, ref.Name)
+			if err != nil {
 				if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 					return args, fmt.Errorf("arg %q: secret %q: %w", a.Name, ref.Name, err), nil
 				}
@@ -237,82 +306,6 @@ func (r *AnalysisRunReconciler) resolveArgs(ctx context.Context, run *v1alpha1.A
 		}
 	}
 	return args, nil, nil
-}
-
-// measure carries out the tasks in parallel, each under its own timeout, so that one slow
-// metric source delays neither the other metrics of the run nor the other runs (each
-// reconcile worker waits only for its own run).
-func (r *AnalysisRunReconciler) measure(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []analysis.Task) []analysis.Outcome {
-	outs := make([]analysis.Outcome, len(tasks))
-	var wg sync.WaitGroup
-	for i := range tasks {
-		wg.Go(func() { outs[i] = r.measureOne(ctx, run, tasks[i]) })
-	}
-	wg.Wait()
-	return outs
-}
-
-func (r *AnalysisRunReconciler) measureOne(ctx context.Context, run *v1alpha1.AnalysisRun, t analysis.Task) (out analysis.Outcome) {
-	out = analysis.Outcome{Metric: t.Metric.Name, Kind: t.Kind}
-	base := v1alpha1.Measurement{}
-	if t.InFlight != nil {
-		base = *t.InFlight
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			out.Measurement = analysis.MarkError(base, fmt.Errorf("metric provider panicked: %v", p), r.Clock.Now())
-		}
-	}()
-	p, err := r.Providers.New(t.Metric)
-	if err != nil {
-		out.Measurement = analysis.MarkError(base, err, r.Clock.Now())
-		return out
-	}
-	ctx, cancel := context.WithTimeout(ctx, metricsource.MeasurementTimeout(&t.Metric.Provider))
-	defer cancel()
-	switch t.Kind {
-	case analysis.Measure:
-		out.Measurement = p.Run(ctx, run, t.Metric)
-		out.Metadata = p.Metadata(t.Metric)
-	case analysis.Resume:
-		out.Measurement = p.Resume(ctx, run, t.Metric, base)
-	case analysis.Terminate:
-		out.Measurement = p.Terminate(ctx, run, t.Metric, base)
-	}
-	return out
-}
-
-// collect lets providers delete what trimmed measurements left behind (old Jobs). Failures
-// are logged only: the next trim tries again.
-func (r *AnalysisRunReconciler) collect(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []analysis.Task, trimmed map[string]int) {
-	for _, t := range tasks {
-		limit, ok := trimmed[t.Metric.Name]
-		if !ok || !providers.LeavesObjects(t.Metric) {
-			continue
-		}
-		p, err := r.Providers.New(t.Metric)
-		if err == nil {
-			err = p.GarbageCollect(ctx, run, t.Metric, limit)
-		}
-		if err != nil {
-			log.FromContext(ctx).Error(err, "deleting the jobs of trimmed measurements", "metric", t.Metric.Name)
-		}
-	}
-}
-
-// writeStatus patches the status subresource once, when it changed. The patch carries the
-// resourceVersion read, so that a write based on a stale read fails instead of erasing
-// measurements.
-func (r *AnalysisRunReconciler) writeStatus(ctx context.Context, orig, run *v1alpha1.AnalysisRun) error {
-	if equality.Semantic.DeepEqual(orig.Status, run.Status) {
-		return nil
-	}
-	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
-	if err := r.Client.Status().Patch(ctx, run, patch); err != nil {
-		return err
-	}
-	r.seen.record(run)
-	return nil
 }
 
 // event records a phase transition with upstream's reasons: AnalysisRun<Phase> for the
@@ -341,57 +334,9 @@ func (r *AnalysisRunReconciler) expire(ctx context.Context, run *v1alpha1.Analys
 	if wait := at.Sub(r.Clock.Now()); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	uid := run.UID
-	err := r.Client.Delete(ctx, run, client.Preconditions{UID: &uid})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if err := r.exec.DeleteExpired(ctx, run); err != nil {
 		return ctrl.Result{}, err
 	}
 	log.FromContext(ctx).Info("deleted expired analysis run", "ttlStrategy", run.Spec.TTLStrategy)
 	return ctrl.Result{}, nil
-}
-
-// writeExpectations remember the resourceVersion of each run's last status write, until
-// the cache shows it (or a while has passed, so that a lost event cannot wedge a run).
-type writeExpectations struct {
-	mu sync.Mutex
-	m  map[types.NamespacedName]uint64
-	at map[types.NamespacedName]time.Time
-}
-
-func (e *writeExpectations) record(run *v1alpha1.AnalysisRun) {
-	rv, err := strconv.ParseUint(run.ResourceVersion, 10, 64)
-	if err != nil {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.at == nil {
-		e.at = map[types.NamespacedName]time.Time{}
-	}
-	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
-	e.m[key], e.at[key] = rv, time.Now()
-}
-
-func (e *writeExpectations) forget(key types.NamespacedName) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.m, key)
-	delete(e.at, key)
-}
-
-func (e *writeExpectations) stale(run *v1alpha1.AnalysisRun) (time.Duration, bool) {
-	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	want, ok := e.m[key]
-	if !ok {
-		return 0, false
-	}
-	rv, err := strconv.ParseUint(run.ResourceVersion, 10, 64)
-	if err != nil || rv >= want || time.Since(e.at[key]) > 10*time.Second {
-		delete(e.m, key)
-		delete(e.at, key)
-		return 0, false
-	}
-	return 200 * time.Millisecond, true
 }

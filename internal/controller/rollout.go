@@ -4,13 +4,13 @@ package controller
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -27,6 +27,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/execute"
+	"github.com/tern-rollouts/tern/internal/expectations"
 	"github.com/tern-rollouts/tern/internal/plan"
 	"github.com/tern-rollouts/tern/internal/snapshot"
 )
@@ -43,7 +44,7 @@ type RolloutReconciler struct {
 	Workers    int
 
 	exec *execute.Executor
-	seen *expectations
+	seen *expectations.Set
 	// lastStatus is when each Rollout's status was last written, for countsWait.
 	lastStatusMu sync.Mutex
 	lastStatus   map[types.NamespacedName]time.Time
@@ -57,7 +58,8 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		r.Clock = clock.RealClock{}
 	}
 	r.exec = &execute.Executor{Client: r.Client, Recorder: r.Recorder}
-	r.seen = newExpectations()
+	// The status write's own watch event wakes the Rollout; the wait is a fallback.
+	r.seen = expectations.New(r.Clock, time.Second)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &appsv1.ReplicaSet{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer); err != nil {
 		return err
@@ -112,7 +114,7 @@ func (r *RolloutReconciler) announce() predicate.Predicate {
 			return true
 		},
 		DeleteFunc: func(e event.DeleteEvent) bool {
-			r.seen.forget(client.ObjectKeyFromObject(e.Object))
+			r.seen.Forget(client.ObjectKeyFromObject(e.Object))
 			r.forgetStatus(client.ObjectKeyFromObject(e.Object))
 			return true
 		},
@@ -184,17 +186,6 @@ func (n noClusterTemplates) Get(ctx context.Context, key client.ObjectKey, o cli
 	return n.Reader.Get(ctx, key, o, opts...)
 }
 
-// cacheHas reports whether the cache shows w at its written resourceVersion or later. An
-// object gone from the cache was deleted since, which is news enough.
-func cacheHas(ctx context.Context, c client.Reader, w written) bool {
-	o := w.obj.DeepCopyObject().(client.Object)
-	if err := c.Get(ctx, client.ObjectKeyFromObject(w.obj), o); err != nil {
-		return apierrors.IsNotFound(err)
-	}
-	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
-	return err != nil || rv >= w.resourceVersion
-}
-
 // Reconcile plans one step for a Rollout and carries it out.
 func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx).WithValues("rollout", req.NamespacedName)
@@ -202,7 +193,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	ro := &v1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.seen.forget(req.NamespacedName)
+			r.seen.Forget(req.NamespacedName)
 			r.forgetStatus(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -213,7 +204,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		// owned ReplicaSet, a Service): not ours to touch.
 		return ctrl.Result{}, nil
 	}
-	if ok, wait := r.seen.satisfied(ctx, r.Client, ro); !ok {
+	if ok, wait := r.seen.Satisfied(ctx, r.Client, ro); !ok {
 		// The cache has not caught up with our own last writes yet; planning on it would
 		// repeat them. The watch event that brings them wakes us; the timer is a fallback.
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -232,7 +223,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		d.RequeueAfter = soonest(d.RequeueAfter, wait)
 	}
 	res, err := r.exec.Apply(ctx, ro, d)
-	r.seen.record(ro, res)
+	r.seen.Expect(req.NamespacedName, rolloutWrites(ro, res))
 	if res.StatusWritten != nil {
 		r.statusWritten(req.NamespacedName)
 	}
@@ -249,89 +240,21 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return ctrl.Result{RequeueAfter: soonest(d.RequeueAfter, res.RetryAfter)}, nil
 }
 
-// expectations remember, per Rollout, the writes whose echo the cache must show before
-// the next plan: the resourceVersion of the last status patch, the ReplicaSets created,
-// and every object patched. Planning on a cache that lags one of them could undo it: a
-// Service switched a moment ago still showing its old selector makes its old version look
-// unserved, free to scale away.
-type expectations struct {
-	mu sync.Mutex
-	m  map[types.NamespacedName]expectation
-}
-
-type expectation struct {
-	resourceVersion uint64
-	replicaSets     []string
-	pods            []string
-	written         []written
-	at              time.Time
-}
-
-// written is one object patched, at the resourceVersion the API server gave it.
-type written struct {
-	obj             client.Object
-	resourceVersion uint64
-}
-
-func newExpectations() *expectations {
-	return &expectations{m: map[types.NamespacedName]expectation{}}
-}
-
-func (e *expectations) record(ro *v1alpha1.Rollout, res execute.Result) {
-	if res.StatusWritten == nil && len(res.CreatedReplicaSets) == 0 && len(res.EvictedPods) == 0 && len(res.Written) == 0 {
-		return
-	}
-	exp := expectation{replicaSets: res.CreatedReplicaSets, pods: res.EvictedPods, at: time.Now()}
-	for _, o := range res.Written {
-		if rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64); err == nil {
-			exp.written = append(exp.written, written{obj: o, resourceVersion: rv})
-		}
-	}
+// rolloutWrites are the writes of one reconcile that the cache must show before the next
+// plan: the status patch, the ReplicaSets created, the pods evicted and every object
+// patched. Planning on a cache that lags one of them could undo it: a Service switched a
+// moment ago still showing its old selector makes its old version look unserved, free to
+// scale away.
+func rolloutWrites(ro *v1alpha1.Rollout, res execute.Result) expectations.Writes {
+	w := expectations.Writes{Written: res.Written}
 	if res.StatusWritten != nil {
-		exp.resourceVersion, _ = strconv.ParseUint(res.StatusWritten.ResourceVersion, 10, 64)
+		w.ResourceVersion = res.StatusWritten.ResourceVersion
 	}
-	e.mu.Lock()
-	e.m[client.ObjectKeyFromObject(ro)] = exp
-	e.mu.Unlock()
-}
-
-func (e *expectations) forget(key types.NamespacedName) {
-	e.mu.Lock()
-	delete(e.m, key)
-	e.mu.Unlock()
-}
-
-// satisfied reports whether the cache shows our last writes for ro. Expectations expire
-// after a while so that a lost watch event can never wedge a Rollout.
-func (e *expectations) satisfied(ctx context.Context, c client.Reader, ro *v1alpha1.Rollout) (bool, time.Duration) {
-	key := client.ObjectKeyFromObject(ro)
-	e.mu.Lock()
-	exp, ok := e.m[key]
-	e.mu.Unlock()
-	if !ok {
-		return true, 0
+	for _, name := range res.CreatedReplicaSets {
+		w.Created = append(w.Created, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}})
 	}
-	if time.Since(exp.at) > 10*time.Second {
-		e.forget(key)
-		return true, 0
+	for _, name := range res.EvictedPods {
+		w.Deleted = append(w.Deleted, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}})
 	}
-	if rv, err := strconv.ParseUint(ro.ResourceVersion, 10, 64); err == nil && rv < exp.resourceVersion {
-		return false, time.Second
-	}
-	for _, name := range exp.replicaSets {
-		rs := &appsv1.ReplicaSet{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, rs); err != nil {
-			return false, 200 * time.Millisecond
-		}
-	}
-	if !podsGone(ctx, c, ro.Namespace, exp.pods) {
-		return false, 200 * time.Millisecond
-	}
-	for _, w := range exp.written {
-		if !cacheHas(ctx, c, w) {
-			return false, 200 * time.Millisecond
-		}
-	}
-	e.forget(key)
-	return true, 0
+	return w
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/execute"
+	"github.com/tern-rollouts/tern/internal/expectations"
 	"github.com/tern-rollouts/tern/internal/snapshot"
 )
 
@@ -43,7 +44,7 @@ func TestReconcileLeavesOtherInstancesAlone(t *testing.T) {
 	ro.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "nginx:1"}}
 	ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{}
 	c := fakeClient(ro)
-	r := &RolloutReconciler{Client: c, Recorder: record.NewFakeRecorder(10), Clock: clock.RealClock{}, seen: newExpectations()}
+	r := &RolloutReconciler{Client: c, Recorder: record.NewFakeRecorder(10), Clock: clock.RealClock{}, seen: expectations.New(clock.RealClock{}, time.Second)}
 	r.exec = &execute.Executor{Client: c, Recorder: r.Recorder}
 	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "web"}}); err != nil {
 		t.Fatal(err)
@@ -73,45 +74,6 @@ func TestReconcileLeavesOtherInstancesAlone(t *testing.T) {
 	}
 	if len(rss.Items) != 1 {
 		t.Fatalf("the Rollout of this instance got %d ReplicaSets, want 1", len(rss.Items))
-	}
-}
-
-// laggingReader serves objects as a cache that has not seen the latest writes would.
-type laggingReader struct {
-	client.Reader
-	svc *corev1.Service
-}
-
-func (l laggingReader) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
-	if s, ok := o.(*corev1.Service); ok {
-		l.svc.DeepCopyInto(s)
-		return nil
-	}
-	return l.Reader.Get(ctx, key, o, opts...)
-}
-
-// A patched object is an expectation: the next plan waits until the cache shows it.
-func TestExpectationsWaitForPatchedObjects(t *testing.T) {
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", ResourceVersion: "10"}}
-	patched := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-stable", ResourceVersion: "12"}}
-	e := newExpectations()
-	e.record(ro, execute.Result{Written: []client.Object{patched}})
-
-	old := patched.DeepCopy()
-	old.ResourceVersion = "11"
-	reader := laggingReader{Reader: fakeClient(), svc: old}
-	if ok, wait := e.satisfied(context.Background(), reader, ro); ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("satisfied with the Service at resourceVersion 11 of 12 written: ok=%v wait=%v", ok, wait)
-	}
-	reader.svc.ResourceVersion = "12"
-	if ok, _ := e.satisfied(context.Background(), reader, ro); !ok {
-		t.Fatal("not satisfied with the Service at the resourceVersion written")
-	}
-
-	// An object deleted since is no reason to wait.
-	e.record(ro, execute.Result{Written: []client.Object{patched}})
-	if ok, _ := e.satisfied(context.Background(), fakeClient(), ro); !ok {
-		t.Fatal("waiting for a Service the cache no longer has")
 	}
 }
 
