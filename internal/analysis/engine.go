@@ -106,7 +106,7 @@ func NewPlan(run *v1alpha1.AnalysisRun, args Args, now time.Time) *Plan {
 		p.invalid = args.Redact(err.Error())
 		return p
 	}
-	terminating := isTerminating(run, p.dryRun)
+	terminating := isTerminating(run.Spec.Terminate, &run.Status, p.dryRun)
 	startedAt := now
 	if run.Status.StartedAt != nil {
 		startedAt = run.Status.StartedAt.Time
@@ -201,11 +201,11 @@ func hasMetric(metrics []v1alpha1.Metric, name string) bool {
 
 // isTerminating reports whether the run must take no new measurements: it was told to
 // stop, or a metric that counts already failed, errored or was inconclusive.
-func isTerminating(run *v1alpha1.AnalysisRun, dryRun map[string]bool) bool {
-	if run.Spec.Terminate {
+func isTerminating(terminate bool, s *v1alpha1.AnalysisRunStatus, dryRun map[string]bool) bool {
+	if terminate {
 		return true
 	}
-	for _, r := range run.Status.MetricResults {
+	for _, r := range s.MetricResults {
 		if failing(r.Phase) && !dryRun[r.Name] && !r.DryRun {
 			return true
 		}
@@ -389,116 +389,164 @@ func (p *Plan) redactMap(in map[string]string) map[string]string {
 // judgeAll sets every metric's phase and the run's phase, message and summaries. It
 // returns whether the run is terminating.
 func (p *Plan) judgeAll(s *v1alpha1.AnalysisRunStatus, res *Result) bool {
-	run := p.run.DeepCopy()
-	run.Status = *s
-	terminating := isTerminating(run, p.dryRun)
-	phases := make([]v1alpha1.AnalysisPhase, len(p.metrics))
-	reasons := make([]string, len(p.metrics))
-	judgeEach := func() {
-		for i := range p.metrics {
-			if r := result(s, p.metrics[i].Name); r != nil {
-				phases[i], reasons[i] = judge(&p.metrics[i], r, terminating)
-			}
-		}
-	}
-	judgeEach()
-	if !terminating {
-		// A metric that just failed ends the run now: the others stop where they are
-		// instead of waiting for their next measurement.
-		for i := range p.metrics {
-			if failing(phases[i]) && !p.dryRun[p.metrics[i].Name] {
-				terminating = true
-			}
-		}
-		if terminating {
-			judgeEach()
-		}
-	}
+	verdicts, terminating := p.judgeMetrics(s)
+	t := p.recordVerdicts(s, verdicts, res)
+	s.RunSummary = t.summary
+	s.DryRunSummary = &t.dry
+	setRunPhase(s, t.runPhase(terminating), t.message)
+	return terminating
+}
 
-	var worst v1alpha1.AnalysisPhase
-	var message string
-	if run.Spec.Terminate {
-		message = "Run Terminated"
+// verdict is the judgement of one metric: its phase, and why when a limit decided it.
+type verdict struct {
+	phase  v1alpha1.AnalysisPhase
+	reason string
+}
+
+// judgeMetrics judges every metric that has a result (the others get a zero verdict) and
+// says whether the run is terminating. A counted metric that just failed makes it so at
+// once, and the others are judged again as stopping where they are instead of waiting for
+// their next measurement.
+func (p *Plan) judgeMetrics(s *v1alpha1.AnalysisRunStatus) ([]verdict, bool) {
+	terminating := isTerminating(p.run.Spec.Terminate, s, p.dryRun)
+	verdicts := p.judgeEach(s, terminating)
+	if !terminating && p.anyCountedFailing(verdicts) {
+		terminating = true
+		verdicts = p.judgeEach(s, terminating)
 	}
-	summary, dry := v1alpha1.RunSummary{}, v1alpha1.RunSummary{}
-	incomplete, inFlight := false, false
+	return verdicts, terminating
+}
+
+func (p *Plan) judgeEach(s *v1alpha1.AnalysisRunStatus, terminating bool) []verdict {
+	verdicts := make([]verdict, len(p.metrics))
 	for i := range p.metrics {
-		m := &p.metrics[i]
+		if r := result(s, p.metrics[i].Name); r != nil {
+			verdicts[i].phase, verdicts[i].reason = judge(&p.metrics[i], r, terminating)
+		}
+	}
+	return verdicts
+}
+
+func (p *Plan) anyCountedFailing(verdicts []verdict) bool {
+	for i := range p.metrics {
+		if failing(verdicts[i].phase) && !p.dryRun[p.metrics[i].Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// runTally is what the verdicts of the metrics add up to for the run.
+type runTally struct {
+	summary, dry v1alpha1.RunSummary
+	// worst is the worst completed phase of a counted metric, "" when none completed.
+	worst v1alpha1.AnalysisPhase
+	// message explains the run's phase once it completes.
+	message string
+	// incomplete: a metric has not completed; inFlight: one has a measurement in flight.
+	incomplete, inFlight bool
+}
+
+// recordVerdicts sets each metric's phase (and its message and event when it changes)
+// and adds the verdicts up for the run.
+func (p *Plan) recordVerdicts(s *v1alpha1.AnalysisRunStatus, verdicts []verdict, res *Result) runTally {
+	var t runTally
+	if p.run.Spec.Terminate {
+		t.message = "Run Terminated"
+	}
+	for i := range p.metrics {
+		m, v := &p.metrics[i], verdicts[i]
 		isDry := p.dryRun[m.Name]
 		if isDry {
-			dry.Count++
+			t.dry.Count++
 		} else {
-			summary.Count++
+			t.summary.Count++
 		}
 		r := result(s, m.Name)
 		if r == nil {
-			incomplete = true
+			t.incomplete = true
 			continue
 		}
-		phase := phases[i]
-		if r.Phase != phase {
-			if last := lastMeasurement(r); last != nil {
-				r.Message = last.Message
-			}
-			r.Phase = phase
-			if phase.Completed() {
-				res.Events = append(res.Events, Event{Metric: m.Name, Phase: phase, Message: r.Message})
-			}
+		if setMetricPhase(r, v.phase) && v.phase.Completed() {
+			res.Events = append(res.Events, Event{Metric: m.Name, Phase: v.phase, Message: r.Message})
 		}
-		if !phase.Completed() {
-			incomplete = true
+		switch {
+		case !v.phase.Completed():
+			t.incomplete = true
 			if last := lastMeasurement(r); last != nil && !last.Phase.Completed() {
-				inFlight = true
+				t.inFlight = true
 			}
-			continue
-		}
-		if isDry {
-			if reasons[i] != "" {
-				r.Message = fmt.Sprintf("Metric assessed %s due to %s", phase, reasons[i])
+		case isDry:
+			if v.reason != "" {
+				r.Message = fmt.Sprintf("Metric assessed %s due to %s", v.phase, v.reason)
 			}
-			tally(&dry, phase)
-			continue
-		}
-		tally(&summary, phase)
-		if worst == "" || Worse(phase, worst) {
-			worst = phase
-			if reasons[i] != "" {
-				message = fmt.Sprintf("Metric %q assessed %s due to %s", m.Name, phase, reasons[i])
-				if r.Message != "" {
-					message += fmt.Sprintf(": \"Error Message: %s\"", r.Message)
-				}
-			}
+			tally(&t.dry, v.phase)
+		default:
+			tally(&t.summary, v.phase)
+			t.countWorst(m.Name, v, r.Message)
 		}
 	}
-	s.RunSummary = summary
-	s.DryRunSummary = &dry
+	return t
+}
 
-	var phase v1alpha1.AnalysisPhase
+// setMetricPhase moves a metric to phase, taking its message from its last measurement;
+// it reports whether the phase changed.
+func setMetricPhase(r *v1alpha1.MetricResult, phase v1alpha1.AnalysisPhase) bool {
+	if r.Phase == phase {
+		return false
+	}
+	if last := lastMeasurement(r); last != nil {
+		r.Message = last.Message
+	}
+	r.Phase = phase
+	return true
+}
+
+// countWorst keeps the worst completed phase of the counted metrics, and the message
+// of the metric that set it.
+func (t *runTally) countWorst(metric string, v verdict, metricMessage string) {
+	if t.worst != "" && !Worse(v.phase, t.worst) {
+		return
+	}
+	t.worst = v.phase
+	if v.reason != "" {
+		t.message = fmt.Sprintf("Metric %q assessed %s due to %s", metric, v.phase, v.reason)
+		if metricMessage != "" {
+			t.message += fmt.Sprintf(": \"Error Message: %s\"", metricMessage)
+		}
+	}
+}
+
+// runPhase is the run's phase by its metrics' verdicts.
+func (t *runTally) runPhase(terminating bool) v1alpha1.AnalysisPhase {
 	switch {
-	case terminating && inFlight:
+	case terminating && t.inFlight:
 		// Measurements still in flight are terminated first (next plan), so that a
 		// completed run never leaves a Job behind.
-		phase = v1alpha1.AnalysisPhaseRunning
-	case terminating && worst == "":
-		phase = v1alpha1.AnalysisPhaseSuccessful
+		return v1alpha1.AnalysisPhaseRunning
+	case terminating && t.worst == "":
+		return v1alpha1.AnalysisPhaseSuccessful
 	case terminating:
-		phase = worst
-	case incomplete:
-		phase = v1alpha1.AnalysisPhaseRunning
-	case worst == "":
+		return t.worst
+	case t.incomplete:
+		return v1alpha1.AnalysisPhaseRunning
+	case t.worst == "":
 		// Every metric is a completed dry run: nothing counted against the run.
-		phase = v1alpha1.AnalysisPhaseSuccessful
-	default:
-		phase = worst
+		return v1alpha1.AnalysisPhaseSuccessful
 	}
-	if phase != s.Phase {
-		s.Phase = phase
-		s.Message = ""
-		if phase.Completed() {
-			s.Message = message
-		}
+	return t.worst
+}
+
+// setRunPhase moves the run to phase; a completed run says why with message.
+func setRunPhase(s *v1alpha1.AnalysisRunStatus, phase v1alpha1.AnalysisPhase, message string) {
+	if phase == s.Phase {
+		return
 	}
-	return terminating
+	s.Phase = phase
+	s.Message = ""
+	if phase.Completed() {
+		s.Message = message
+	}
 }
 
 func tally(s *v1alpha1.RunSummary, phase v1alpha1.AnalysisPhase) {
