@@ -25,6 +25,7 @@ var sprintf = fmt.Sprintf
 func Plan(s *snapshot.Snapshot) Decision {
 	p := newPlanner(s)
 	p.run()
+	p.holdCounts()
 	return Decision{Actions: p.actions, Status: p.st, RequeueAfter: p.requeue}
 }
 
