@@ -1,7 +1,9 @@
 // Package execute is the only code that writes to the API server on behalf of a Rollout.
 // It applies a plan.Decision's actions in order, each idempotently so that re-running
 // a Decision after a crash converges, emits the Events the plan asks for, and ends with
-// one merge patch of the status subresource, skipped when nothing changed.
+// one merge patch of the status subresource, skipped when nothing changed. Events of
+// writes go right after their write; events of status transitions once the status is
+// written, so a failed status patch and its retry tell them once.
 package execute
 
 import (
@@ -55,12 +57,25 @@ type Result struct {
 
 // Apply carries out a Decision for ro. On the first failing action it stops: the
 // status is not written, so it never records what was not achieved.
+//
+// Events that report a status transition (plan.Event.AfterStatus) are held until the
+// status is written, and so is every event after the first of them, to keep the planned
+// order. If the status is not written, the held events that report a write still go
+// (the next plan will not report that write again) and the transitions do not (the next
+// plan reports them again).
 func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decision) (Result, error) {
 	var res Result
+	var held []plan.Event
+	recorded := false
+	defer func() { e.sendHeld(ro, held, recorded) }()
 	skipEvents := false
 	for _, a := range d.Actions {
 		if ev, ok := a.(plan.Event); ok {
-			if !skipEvents {
+			switch {
+			case skipEvents:
+			case ev.AfterStatus || len(held) > 0:
+				held = append(held, ev)
+			default:
 				e.Recorder.Event(ro, ev.Type, ev.Reason, ev.Message)
 			}
 			continue
@@ -98,6 +113,8 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 		}
 	}
 	if equality.Semantic.DeepEqual(ro.Status, d.Status) {
+		// The status records this decision already.
+		recorded = true
 		return res, nil
 	}
 	updated := ro.DeepCopy()
@@ -105,8 +122,19 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 	if err := e.Client.Status().Patch(ctx, updated, client.MergeFrom(ro), client.FieldOwner(FieldOwner)); err != nil {
 		return res, fmt.Errorf("patching status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
+	recorded = true
 	res.StatusWritten = updated
 	return res, nil
+}
+
+// sendHeld sends the events Apply held back, in order: all of them once the status is
+// recorded, else only those that report a write.
+func (e *Executor) sendHeld(ro *v1alpha1.Rollout, held []plan.Event, recorded bool) {
+	for _, ev := range held {
+		if recorded || !ev.AfterStatus {
+			e.Recorder.Event(ro, ev.Type, ev.Reason, ev.Message)
+		}
+	}
 }
 
 // apply performs one action; done is false when it found nothing to do.
