@@ -29,10 +29,6 @@ import (
 // FieldOwner names Tern's writes in managedFields.
 const FieldOwner = "tern-controller"
 
-// ErrCollision means a ReplicaSet of the planned name exists and is not this version;
-// the status's collisionCount was bumped so the next plan picks a fresh name.
-var ErrCollision = errors.New("replicaset name collision")
-
 // Executor applies Decisions.
 type Executor struct {
 	Client   client.Client
@@ -142,7 +138,7 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 	ns := ro.Namespace
 	switch a := a.(type) {
 	case plan.CreateReplicaSet:
-		return e.createReplicaSet(ctx, ro, a.ReplicaSet)
+		return CreateReplicaSet(ctx, e.Client, a.ReplicaSet)
 	case plan.ScaleReplicaSet:
 		patch := map[string]any{
 			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.DesiredReplicasAnnotation: fmt.Sprint(a.DesiredReplicas)}},
@@ -201,25 +197,6 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		return e.applyAnalysis(ctx, w, ro, a)
 	}
 	return false, fmt.Errorf("unknown action %T", a)
-}
-
-func (e *Executor) createReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (bool, error) {
-	err := e.Client.Create(ctx, rs.DeepCopy(), client.FieldOwner(FieldOwner))
-	if err == nil {
-		return true, nil
-	}
-	if !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	live := &appsv1.ReplicaSet{}
-	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(rs), live); err != nil {
-		return false, fmt.Errorf("reading existing replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	if owner := metav1.GetControllerOf(live); owner != nil && owner.UID == ro.UID &&
-		equality.Semantic.DeepEqual(live.Spec.Template.Spec, rs.Spec.Template.Spec) {
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: replicaset %s/%s exists with another template", ErrCollision, rs.Namespace, rs.Name)
 }
 
 func (e *Executor) bumpCollisionCount(ctx context.Context, ro *v1alpha1.Rollout, cause error) error {
