@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
-	"github.com/tern-rollouts/tern/internal/rolloutinfo"
+	"github.com/tern-rollouts/tern/internal/phase"
 )
 
 // promotion is what a promote writes: a spec part, a status part, and the combined
@@ -40,7 +40,7 @@ func planPromotion(ro *v1alpha1.Rollout, full bool) promotion {
 		return p
 	}
 	p.unified = map[string]any{"spec": unpause, "status": map[string]any{"pauseConditions": nil}}
-	idx, hasSteps := rolloutinfo.CurrentStepIndex(ro)
+	idx, hasSteps := phase.CurrentStepIndex(ro)
 	next := idx
 	if hasSteps && int(idx) < len(ro.Spec.Strategy.Canary.Steps) {
 		next++
@@ -116,7 +116,7 @@ func SkipSteps(ctx context.Context, c client.Client, key types.NamespacedName, a
 	if steps == 0 {
 		return nil, fmt.Errorf("cannot skip steps of rollout %q: it has no steps", key.Name)
 	}
-	idx, _ := rolloutinfo.CurrentStepIndex(ro)
+	idx, _ := phase.CurrentStepIndex(ro)
 	switch {
 	case all:
 		idx = steps

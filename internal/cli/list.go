@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/phase"
 	"github.com/tern-rollouts/tern/internal/rolloutinfo"
 )
 
@@ -115,8 +116,8 @@ func newListRow(ro *v1alpha1.Rollout) listRow {
 	case ro.Spec.Strategy.BlueGreen != nil:
 		r.strategy = "BlueGreen"
 	}
-	phase, _ := rolloutinfo.Phase(ro)
-	r.status = string(phase)
+	ph, _ := phase.ForClient(ro)
+	r.status = string(ph)
 	return r
 }
 

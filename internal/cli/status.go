@@ -10,7 +10,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/actions"
-	"github.com/tern-rollouts/tern/internal/rolloutinfo"
+	"github.com/tern-rollouts/tern/internal/phase"
 )
 
 // StatusOptions are the options of `status`.
@@ -77,13 +77,13 @@ func (s *StatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if !s.Watch {
-		phase, msg := rolloutinfo.Phase(ro)
-		if finished(phase) || msg == "" {
-			fmt.Fprintln(s.Out, phase)
+		ph, msg := phase.ForClient(ro)
+		if finished(ph) || msg == "" {
+			fmt.Fprintln(s.Out, ph)
 		} else {
-			fmt.Fprintf(s.Out, "%s - %s\n", phase, msg)
+			fmt.Fprintf(s.Out, "%s - %s\n", ph, msg)
 		}
-		if phase == v1alpha1.RolloutPhaseDegraded {
+		if ph == v1alpha1.RolloutPhaseDegraded {
 			return degraded(msg)
 		}
 		return nil
@@ -112,8 +112,8 @@ func (s *StatusOptions) Run(ctx context.Context) error {
 		if len(items) == 0 {
 			continue
 		}
-		phase, msg := rolloutinfo.Phase(items[0].(*v1alpha1.Rollout))
-		line := string(phase)
+		ph, msg := phase.ForClient(items[0].(*v1alpha1.Rollout))
+		line := string(ph)
 		if msg != "" {
 			line += " - " + msg
 		}
@@ -121,7 +121,7 @@ func (s *StatusOptions) Run(ctx context.Context) error {
 			fmt.Fprintln(s.Out, line)
 			shown = line
 		}
-		switch phase {
+		switch ph {
 		case v1alpha1.RolloutPhaseHealthy:
 			return nil
 		case v1alpha1.RolloutPhaseDegraded:

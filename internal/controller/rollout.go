@@ -45,7 +45,7 @@ type RolloutReconciler struct {
 
 	exec *execute.Executor
 	seen *expectations.Set
-	// lastStatus is when each Rollout's status was last written, for countsWait.
+	// lastStatus is when each Rollout's status was last written, for the snapshot.
 	lastStatusMu sync.Mutex
 	lastStatus   map[types.NamespacedName]time.Time
 	// clusterTemplates is false when ClusterAnalysisTemplates cannot be listed.
@@ -136,30 +136,8 @@ func (r *RolloutReconciler) rolloutsOfService(ctx context.Context, o client.Obje
 	return reqs
 }
 
-// countsInterval is how long a status change of replica counts alone may wait to be
-// written with the next change that matters. During an update the pods' counts move
-// several times per step; writing each move would double the status writes of an update
-// and spend the client's rate budget that other Rollouts are waiting for.
-const countsInterval = time.Second
-
-// countsWait is how long to hold back next, a change of counts alone (plan.CountsOnly),
-// because the status was written less than countsInterval ago; zero writes it now.
-func (r *RolloutReconciler) countsWait(key types.NamespacedName, prev, next *v1alpha1.RolloutStatus) time.Duration {
-	if !plan.CountsOnly(prev, next) {
-		return 0
-	}
-	r.lastStatusMu.Lock()
-	last, ok := r.lastStatus[key]
-	r.lastStatusMu.Unlock()
-	if !ok {
-		return 0
-	}
-	if wait := countsInterval - r.Clock.Since(last); wait > 0 {
-		return wait
-	}
-	return 0
-}
-
+// statusWritten records that the Rollout's status was just written; the planner paces
+// status writes by it (snapshot.LastStatusWrite).
 func (r *RolloutReconciler) statusWritten(key types.NamespacedName) {
 	r.lastStatusMu.Lock()
 	defer r.lastStatusMu.Unlock()
@@ -167,6 +145,12 @@ func (r *RolloutReconciler) statusWritten(key types.NamespacedName) {
 		r.lastStatus = map[types.NamespacedName]time.Time{}
 	}
 	r.lastStatus[key] = r.Clock.Now()
+}
+
+func (r *RolloutReconciler) lastStatusWrite(key types.NamespacedName) time.Time {
+	r.lastStatusMu.Lock()
+	defer r.lastStatusMu.Unlock()
+	return r.lastStatus[key]
 }
 
 func (r *RolloutReconciler) forgetStatus(key types.NamespacedName) {
@@ -217,11 +201,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	snap.LastStatusWrite = r.lastStatusWrite(req.NamespacedName)
 	d := plan.Plan(snap)
-	if wait := r.countsWait(req.NamespacedName, &ro.Status, &d.Status); wait > 0 {
-		d.Status = *ro.Status.DeepCopy()
-		d.RequeueAfter = soonest(d.RequeueAfter, wait)
-	}
 	res, err := r.exec.Apply(ctx, ro, d)
 	r.seen.Expect(req.NamespacedName, rolloutWrites(ro, res))
 	if res.StatusWritten != nil {

@@ -77,38 +77,23 @@ func TestReconcileLeavesOtherInstancesAlone(t *testing.T) {
 	}
 }
 
-// A change of counts alone waits for countsInterval after the last status write; anything
-// else, or a first write, goes at once.
-func TestCountsWait(t *testing.T) {
+// The controller keeps, per Rollout, when it last wrote the status, for the planner to
+// pace status writes by (see plan.TestCountsWait); a deleted Rollout's record goes.
+func TestLastStatusWrite(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	clk := clocktesting.NewFakePassiveClock(now)
 	r := &RolloutReconciler{Clock: clk}
 	key := types.NamespacedName{Namespace: "ns", Name: "web"}
-	prev := &v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhaseProgressing, Replicas: 3, AvailableReplicas: 2}
-	counts := prev.DeepCopy()
-	counts.AvailableReplicas = 3
-	step := prev.DeepCopy()
-	step.CurrentStepIndex = new(int32)
-
-	if w := r.countsWait(key, prev, counts); w != 0 {
-		t.Fatalf("held back %v with no write on record", w)
+	if got := r.lastStatusWrite(key); !got.IsZero() {
+		t.Fatalf("a write on record before any: %v", got)
 	}
 	r.statusWritten(key)
 	clk.SetTime(now.Add(300 * time.Millisecond))
-	if w := r.countsWait(key, prev, counts); w != countsInterval-300*time.Millisecond {
-		t.Fatalf("counts 300ms after a write: wait %v, want %v", w, countsInterval-300*time.Millisecond)
-	}
-	if w := r.countsWait(key, prev, step); w != 0 {
-		t.Fatalf("a step held back %v", w)
-	}
-	clk.SetTime(now.Add(countsInterval))
-	if w := r.countsWait(key, prev, counts); w != 0 {
-		t.Fatalf("counts held back %v once the interval passed", w)
+	if got := r.lastStatusWrite(key); !got.Equal(now) {
+		t.Fatalf("last write %v, want %v", got, now)
 	}
 	r.forgetStatus(key)
-	clk.SetTime(now.Add(countsInterval + time.Millisecond))
-	r.statusWritten(key)
-	if w := r.countsWait(key, prev, counts); w != countsInterval {
-		t.Fatalf("right after a write: wait %v", w)
+	if got := r.lastStatusWrite(key); !got.IsZero() {
+		t.Fatalf("a forgotten Rollout still has a write on record: %v", got)
 	}
 }

@@ -1,7 +1,9 @@
 // Package execute is the only code that writes to the API server on behalf of a Rollout.
 // It applies a plan.Decision's actions in order, each idempotently so that re-running
 // a Decision after a crash converges, emits the Events the plan asks for, and ends with
-// one merge patch of the status subresource, skipped when nothing changed.
+// one merge patch of the status subresource, skipped when nothing changed. Events of
+// writes go right after their write; events of status transitions once the status is
+// written, so a failed status patch and its retry tell them once.
 package execute
 
 import (
@@ -27,10 +29,6 @@ import (
 // FieldOwner names Tern's writes in managedFields.
 const FieldOwner = "tern-controller"
 
-// ErrCollision means a ReplicaSet of the planned name exists and is not this version;
-// the status's collisionCount was bumped so the next plan picks a fresh name.
-var ErrCollision = errors.New("replicaset name collision")
-
 // Executor applies Decisions.
 type Executor struct {
 	Client   client.Client
@@ -55,12 +53,25 @@ type Result struct {
 
 // Apply carries out a Decision for ro. On the first failing action it stops: the
 // status is not written, so it never records what was not achieved.
+//
+// Events that report a status transition (plan.Event.AfterStatus) are held until the
+// status is written, and so is every event after the first of them, to keep the planned
+// order. If the status is not written, the held events that report a write still go
+// (the next plan will not report that write again) and the transitions do not (the next
+// plan reports them again).
 func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decision) (Result, error) {
 	var res Result
+	var held []plan.Event
+	recorded := false
+	defer func() { e.sendHeld(ro, held, recorded) }()
 	skipEvents := false
 	for _, a := range d.Actions {
 		if ev, ok := a.(plan.Event); ok {
-			if !skipEvents {
+			switch {
+			case skipEvents:
+			case ev.AfterStatus || len(held) > 0:
+				held = append(held, ev)
+			default:
 				e.Recorder.Event(ro, ev.Type, ev.Reason, ev.Message)
 			}
 			continue
@@ -98,6 +109,8 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 		}
 	}
 	if equality.Semantic.DeepEqual(ro.Status, d.Status) {
+		// The status records this decision already.
+		recorded = true
 		return res, nil
 	}
 	updated := ro.DeepCopy()
@@ -105,8 +118,19 @@ func (e *Executor) Apply(ctx context.Context, ro *v1alpha1.Rollout, d plan.Decis
 	if err := e.Client.Status().Patch(ctx, updated, client.MergeFrom(ro), client.FieldOwner(FieldOwner)); err != nil {
 		return res, fmt.Errorf("patching status of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
 	}
+	recorded = true
 	res.StatusWritten = updated
 	return res, nil
+}
+
+// sendHeld sends the events Apply held back, in order: all of them once the status is
+// recorded, else only those that report a write.
+func (e *Executor) sendHeld(ro *v1alpha1.Rollout, held []plan.Event, recorded bool) {
+	for _, ev := range held {
+		if recorded || !ev.AfterStatus {
+			e.Recorder.Event(ro, ev.Type, ev.Reason, ev.Message)
+		}
+	}
 }
 
 // apply performs one action; done is false when it found nothing to do.
@@ -114,7 +138,7 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 	ns := ro.Namespace
 	switch a := a.(type) {
 	case plan.CreateReplicaSet:
-		return e.createReplicaSet(ctx, ro, a.ReplicaSet)
+		return CreateReplicaSet(ctx, e.Client, a.ReplicaSet)
 	case plan.ScaleReplicaSet:
 		patch := map[string]any{
 			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.DesiredReplicasAnnotation: fmt.Sprint(a.DesiredReplicas)}},
@@ -173,25 +197,6 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		return e.applyAnalysis(ctx, w, ro, a)
 	}
 	return false, fmt.Errorf("unknown action %T", a)
-}
-
-func (e *Executor) createReplicaSet(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (bool, error) {
-	err := e.Client.Create(ctx, rs.DeepCopy(), client.FieldOwner(FieldOwner))
-	if err == nil {
-		return true, nil
-	}
-	if !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	live := &appsv1.ReplicaSet{}
-	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(rs), live); err != nil {
-		return false, fmt.Errorf("reading existing replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	if owner := metav1.GetControllerOf(live); owner != nil && owner.UID == ro.UID &&
-		equality.Semantic.DeepEqual(live.Spec.Template.Spec, rs.Spec.Template.Spec) {
-		return false, nil
-	}
-	return false, fmt.Errorf("%w: replicaset %s/%s exists with another template", ErrCollision, rs.Namespace, rs.Name)
 }
 
 func (e *Executor) bumpCollisionCount(ctx context.Context, ro *v1alpha1.Rollout, cause error) error {

@@ -8,12 +8,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/plan"
@@ -250,3 +252,98 @@ func TestSetMetadataTouchesOnlyInjectedKeys(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Events that report a status transition go out only once the status is written: a
+// status patch that fails sends none of them (the retry's plan reports them again),
+// while an event of a write made before the failure still goes, once. The retry, whose
+// plan no longer has that write, sends the transitions once. Order is kept as planned.
+func TestApplyTransitionEventsAfterStatus(t *testing.T) {
+	ro := testRollout()
+	failStatus := true
+	c := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(ro, testRS("ro-abc", 1, ro, "img:1")).
+		WithStatusSubresource(&v1alpha1.Rollout{}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if failStatus {
+					return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("rollouts").GroupResource(), obj.GetName(), errors.New("stale"))
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		}).Build()
+	rec := record.NewFakeRecorder(100)
+	e := &Executor{Client: c, Recorder: rec}
+
+	status := ro.Status.DeepCopy()
+	status.PauseConditions = nil
+	status.Phase = v1alpha1.RolloutPhaseHealthy
+	resumed := plan.Event{Type: corev1.EventTypeNormal, Reason: "RolloutResumed", Message: "Rollout is resumed", AfterStatus: true}
+	scaled := plan.Event{Type: corev1.EventTypeNormal, Reason: "ScalingReplicaSet", Message: "Scaled up ReplicaSet ro-abc (revision 1) from 1 to 2"}
+	completed := plan.Event{Type: corev1.EventTypeNormal, Reason: "RolloutCompleted", Message: "Rollout completed update to revision 1 (abc): Completed", AfterStatus: true}
+	first := plan.Decision{Actions: []plan.Action{
+		resumed,
+		plan.ScaleReplicaSet{Name: "ro-abc", Replicas: 2, DesiredReplicas: 2},
+		scaled,
+		completed,
+	}, Status: *status}
+	if _, err := e.Apply(context.Background(), ro, first); err == nil {
+		t.Fatal("no error from a failed status patch")
+	}
+	want := []string{"Normal ScalingReplicaSet Scaled up ReplicaSet ro-abc (revision 1) from 1 to 2"}
+	if got := events(rec); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the failed status patch: events %q, want %q", got, want)
+	}
+
+	// The retry plans from the same status; the scale is done, so only the transitions
+	// are left to report.
+	failStatus = false
+	retry := plan.Decision{Actions: []plan.Action{resumed, completed}, Status: *status}
+	res, err := e.Apply(context.Background(), ro, retry)
+	if err != nil || res.StatusWritten == nil {
+		t.Fatalf("retry: err %v, status written %v", err, res.StatusWritten != nil)
+	}
+	want = []string{"Normal RolloutResumed Rollout is resumed", "Normal RolloutCompleted Rollout completed update to revision 1 (abc): Completed"}
+	if got := events(rec); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the retry: events %q, want %q", got, want)
+	}
+}
+
+// When the status is written, the events go in the planned order, the write's event
+// held behind the transition before it; a write event with no transition before it goes
+// right after its write.
+func TestApplyEventOrderKept(t *testing.T) {
+	ro := testRollout()
+	_, rec, e := setup(t, ro, testRS("ro-abc", 1, ro, "img:1"))
+	status := ro.Status.DeepCopy()
+	status.StableRS = "abc"
+	d := plan.Decision{Actions: []plan.Action{
+		plan.ScaleReplicaSet{Name: "ro-abc", Replicas: 2, DesiredReplicas: 2},
+		plan.Event{Type: corev1.EventTypeNormal, Reason: "ScalingReplicaSet", Message: "up"},
+		plan.Event{Type: corev1.EventTypeNormal, Reason: "RolloutStepCompleted", Message: "step", AfterStatus: true},
+		plan.ScaleReplicaSet{Name: "ro-abc", Replicas: 3, DesiredReplicas: 3},
+		plan.Event{Type: corev1.EventTypeNormal, Reason: "ScalingReplicaSet", Message: "up again"},
+		plan.Event{Type: corev1.EventTypeNormal, Reason: "RolloutCompleted", Message: "done", AfterStatus: true},
+	}, Status: *status}
+	if _, err := e.Apply(context.Background(), ro, d); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Normal ScalingReplicaSet up", "Normal RolloutStepCompleted step", "Normal ScalingReplicaSet up again", "Normal RolloutCompleted done"}
+	if got := events(rec); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+// A failing action sends none of the transitions planned before it.
+func TestApplyFailedActionSendsNoTransition(t *testing.T) {
+	ro := testRollout()
+	_, rec, e := setup(t, ro)
+	d := plan.Decision{Actions: []plan.Action{
+		plan.Event{Type: corev1.EventTypeNormal, Reason: "RolloutResumed", Message: "Rollout is resumed", AfterStatus: true},
+		plan.ScaleReplicaSet{Name: "missing", Replicas: 1, DesiredReplicas: 1},
+	}, Status: ro.Status}
+	if _, err := e.Apply(context.Background(), ro, d); err == nil {
+		t.Fatal("no error for a missing ReplicaSet")
+	}
+	if got := events(rec); len(got) != 0 {
+		t.Fatalf("events %q, want none", got)
+	}
+}

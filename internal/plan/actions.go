@@ -104,6 +104,12 @@ type Event struct {
 	Type    string // corev1.EventTypeNormal or corev1.EventTypeWarning
 	Reason  string
 	Message string
+	// AfterStatus marks an event that reports a change the status records (a pause, a
+	// step completed, an abort, a completion...). It goes out only once that status is
+	// written: a failed status patch is retried by planning again, which reports the
+	// change again. Events that report a write of this decision (a ReplicaSet created or
+	// scaled, a Service switched) go right after their write.
+	AfterStatus bool
 }
 
 func (CreateReplicaSet) isAction()      {}

@@ -570,7 +570,8 @@ func TestBlueGreenPostPromotionAnalysis(t *testing.T) {
 	wantEqual(t, "run", w.runNames(), []string{"rollout-bluegreen-" + yellow + "-2-post"})
 	wantEqual(t, "label", w.current(kindPost).Labels["rollout-type"], "PostPromotion")
 	wantEqual(t, "stable not yet", w.ro.Status.StableRS, "558dcdc6d")
-	wantEqual(t, "message", w.ro.Status.Message, "waiting for post-promotion verification to complete")
+	// The run is still going (compat.md §2.2 rule 8: "waiting for analysis to complete" until it completes).
+	wantEqual(t, "message", w.ro.Status.Message, "waiting for analysis to complete")
 	w.advance(time.Hour)
 	wantEqual(t, "old version kept up while it runs", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
 	if _, ok := w.rss[blueRS].Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; ok {

@@ -48,8 +48,8 @@ func TestCountsOnly(t *testing.T) {
 	} {
 		next := prev.DeepCopy()
 		c.edit(next)
-		if got := CountsOnly(&prev, next); got != c.want {
-			t.Errorf("%s: CountsOnly = %v, want %v", c.name, got, c.want)
+		if got := countsOnly(&prev, next); got != c.want {
+			t.Errorf("%s: countsOnly = %v, want %v", c.name, got, c.want)
 		}
 	}
 
@@ -58,15 +58,15 @@ func TestCountsOnly(t *testing.T) {
 	created.Conditions[0].Reason, created.Conditions[0].Message = v1alpha1.NewReplicaSetReason, `Created new replica set "web-b"`
 	next := prev.DeepCopy()
 	counts(next)
-	if !CountsOnly(created, next) {
+	if !countsOnly(created, next) {
 		t.Error("created → progressing with new counts was not taken for counts alone")
 	}
-	if CountsOnly(next, created) {
+	if countsOnly(next, created) {
 		t.Error("progressing → created taken for counts alone")
 	}
 	resumed := prev.DeepCopy()
 	resumed.Conditions[0].Reason, resumed.Conditions[0].Message = v1alpha1.ResumedRolloutReason, v1alpha1.RolloutResumedMessage
-	if !CountsOnly(resumed, next) {
+	if !countsOnly(resumed, next) {
 		t.Error("resumed → progressing with new counts was not taken for counts alone")
 	}
 
@@ -75,7 +75,68 @@ func TestCountsOnly(t *testing.T) {
 	healthy.Phase = v1alpha1.RolloutPhaseHealthy
 	next = healthy.DeepCopy()
 	counts(next)
-	if CountsOnly(healthy, next) {
+	if countsOnly(healthy, next) {
 		t.Error("counts of a Healthy rollout held back")
+	}
+}
+
+// A change of counts alone waits for CountsInterval after the last status write; anything
+// else, or a first write, goes at once.
+func TestCountsWait(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	prev := &v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhaseProgressing, Replicas: 3, AvailableReplicas: 2}
+	counts := prev.DeepCopy()
+	counts.AvailableReplicas = 3
+	step := prev.DeepCopy()
+	step.CurrentStepIndex = new(int32)
+
+	if w := countsWait(prev, counts, time.Time{}, now); w != 0 {
+		t.Fatalf("held back %v with no write on record", w)
+	}
+	written := now
+	at := now.Add(300 * time.Millisecond)
+	if w := countsWait(prev, counts, written, at); w != CountsInterval-300*time.Millisecond {
+		t.Fatalf("counts 300ms after a write: wait %v, want %v", w, CountsInterval-300*time.Millisecond)
+	}
+	if w := countsWait(prev, step, written, at); w != 0 {
+		t.Fatalf("a step held back %v", w)
+	}
+	if w := countsWait(prev, counts, written, now.Add(CountsInterval)); w != 0 {
+		t.Fatalf("counts held back %v once the interval passed", w)
+	}
+	written = now.Add(CountsInterval + time.Millisecond)
+	if w := countsWait(prev, counts, written, written); w != CountsInterval {
+		t.Fatalf("right after a write: wait %v", w)
+	}
+}
+
+// Plan itself holds a change of counts alone back when the snapshot says the status was
+// written a moment ago, and asks to look again when the interval is over.
+func TestPlanHoldsCountsBack(t *testing.T) {
+	w := seedCanary(t)
+	w.settle()
+	w.notReady["argoproj/rollouts-demo:yellow"] = true
+	w.setImage("argoproj/rollouts-demo:yellow")
+	w.settle()
+	if w.ro.Status.Phase != v1alpha1.RolloutPhaseProgressing {
+		t.Fatalf("phase %s, want Progressing mid-update", w.ro.Status.Phase)
+	}
+	// One canary pod turns ready (not yet available): only the counts move.
+	w.byHash(w.ro.Status.CurrentPodHash).Status.ReadyReplicas++
+
+	s := w.snapshot()
+	s.LastStatusWrite = w.now.Add(-300 * time.Millisecond)
+	d := Plan(s)
+	wantEqual(t, "status held back", d.Status, w.ro.Status)
+	wantEqual(t, "requeue when the interval is over", d.RequeueAfter, CountsInterval-300*time.Millisecond)
+
+	s = w.snapshot()
+	s.LastStatusWrite = w.now.Add(-CountsInterval)
+	if d := Plan(s); d.Status.ReadyReplicas != w.ro.Status.ReadyReplicas+1 {
+		t.Fatalf("counts not written once the interval passed: ready %d", d.Status.ReadyReplicas)
+	}
+	s = w.snapshot()
+	if d := Plan(s); d.Status.ReadyReplicas != w.ro.Status.ReadyReplicas+1 {
+		t.Fatalf("counts not written with no write on record: ready %d", d.Status.ReadyReplicas)
 	}
 }

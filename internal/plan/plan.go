@@ -25,6 +25,8 @@ var sprintf = fmt.Sprintf
 func Plan(s *snapshot.Snapshot) Decision {
 	p := newPlanner(s)
 	p.run()
+	p.holdCounts()
+	markAfterStatus(p.actions)
 	return Decision{Actions: p.actions, Status: p.st, RequeueAfter: p.requeue}
 }
 
@@ -37,7 +39,8 @@ type planner struct {
 	st  v1alpha1.RolloutStatus
 
 	actions []Action
-	// tail holds the events of status transitions; they follow the writes that caused them.
+	// tail holds the events of status transitions; they follow the writes that caused them
+	// (and, like every transition event, go out only once the status is written).
 	tail    []Action
 	requeue time.Duration
 

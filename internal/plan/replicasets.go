@@ -2,7 +2,6 @@ package plan
 
 import (
 	"encoding/json"
-	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/replicaset"
 )
 
 // annotations never copied from a Rollout to its ReplicaSets.
@@ -30,9 +30,7 @@ var notCopied = map[string]bool{
 // labelled with it, owned by the Rollout, carrying the given ephemeral metadata.
 func (p *planner) buildReplicaSet(replicas int32, metadata *v1alpha1.PodTemplateMetadata) *appsv1.ReplicaSet {
 	ro := p.ro
-	h := p.st.CurrentPodHash
 	tmpl := ro.Spec.Template.DeepCopy()
-	tmpl.Labels = withLabel(tmpl.Labels, hashKey, h)
 	injectMetadata(&tmpl.ObjectMeta, metadata)
 
 	ann := map[string]string{}
@@ -48,40 +46,26 @@ func (p *planner) buildReplicaSet(replicas int32, metadata *v1alpha1.PodTemplate
 		ann[v1alpha1.EphemeralMetadataAnnotation] = string(data)
 	}
 
-	selector := ro.Spec.Selector.DeepCopy()
-	selector.MatchLabels = withLabel(selector.MatchLabels, hashKey, h)
-	isController := true
-	return &appsv1.ReplicaSet{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "ReplicaSet"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        ro.Name + "-" + h,
-			Namespace:   ro.Namespace,
-			Labels:      withLabel(ro.Spec.Template.Labels, hashKey, h),
-			Annotations: ann,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         v1alpha1.GroupVersion.String(),
-				Kind:               "Rollout",
-				Name:               ro.Name,
-				UID:                ro.UID,
-				Controller:         &isController,
-				BlockOwnerDeletion: &isController,
-			}},
+	return replicaset.Build(replicaset.Spec{
+		Owner: metav1.OwnerReference{
+			APIVersion: v1alpha1.GroupVersion.String(),
+			Kind:       "Rollout",
+			Name:       ro.Name,
+			UID:        ro.UID,
 		},
-		Spec: appsv1.ReplicaSetSpec{
-			Replicas:        &replicas,
-			MinReadySeconds: ro.Spec.MinReadySeconds,
-			Selector:        selector,
-			Template:        *tmpl,
-		},
-	}
+		Namespace:       ro.Namespace,
+		Hash:            p.st.CurrentPodHash,
+		Template:        *tmpl,
+		Selector:        ro.Spec.Selector,
+		Replicas:        replicas,
+		MinReadySeconds: ro.Spec.MinReadySeconds,
+		// The ReplicaSet carries the template's own labels, not the ephemeral ones.
+		Labels:      ro.Spec.Template.Labels,
+		Annotations: ann,
+	})
 }
 
-func withLabel(labels map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(labels)+1)
-	maps.Copy(out, labels)
-	out[k] = v
-	return out
-}
+var withLabel = replicaset.WithLabel
 
 func injectMetadata(meta *metav1.ObjectMeta, md *v1alpha1.PodTemplateMetadata) {
 	if md == nil {

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/phase"
 )
 
 // finishStatus fills in the counts, conditions and phase once the strategy decided, and
@@ -223,58 +224,7 @@ func (p *planner) updateAvailable() {
 
 // setPhase derives phase and message from the status, in the contract's precedence.
 func (p *planner) setPhase() {
-	p.st.Phase, p.st.Message = Phase(p.ro, &p.st)
-}
-
-// Phase computes a rollout's phase and message from its spec and a status, with the
-// precedence of the contract (compat.md §2.2).
-func Phase(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) (v1alpha1.RolloutPhase, string) {
-	for _, c := range st.Conditions {
-		if c.Type == v1alpha1.InvalidSpec && c.Status == corev1.ConditionTrue {
-			return v1alpha1.RolloutPhaseDegraded, v1alpha1.InvalidSpecReason + ": " + c.Message
-		}
-	}
-	for _, c := range st.Conditions {
-		if c.Reason == v1alpha1.RolloutAbortedReason || c.Reason == v1alpha1.TimedOutReason {
-			return v1alpha1.RolloutPhaseDegraded, c.Reason + ": " + c.Message
-		}
-	}
-	if ro.Spec.Paused {
-		return v1alpha1.RolloutPhasePaused, "manually paused"
-	}
-	if len(st.PauseConditions) > 0 {
-		return v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
-	}
-	if ro.Spec.RestartAt != nil && (st.RestartedAt == nil || st.RestartedAt.Before(ro.Spec.RestartAt)) {
-		return v1alpha1.RolloutPhaseProgressing, "rollout is restarting"
-	}
-	replicas := ro.GetReplicas()
-	if st.UpdatedReplicas < replicas {
-		return v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated"
-	}
-	if st.AvailableReplicas < st.UpdatedReplicas {
-		return v1alpha1.RolloutPhaseProgressing, "updated replicas are still becoming available"
-	}
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		if st.BlueGreen.ActiveSelector != st.CurrentPodHash {
-			return v1alpha1.RolloutPhaseProgressing, "active service cutover pending"
-		}
-		if st.StableRS != st.CurrentPodHash {
-			if bg.PostPromotionAnalysis != nil {
-				return v1alpha1.RolloutPhaseProgressing, "waiting for post-promotion verification to complete"
-			}
-			return v1alpha1.RolloutPhaseProgressing, "waiting for analysis to complete"
-		}
-	}
-	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting == nil {
-		if st.Replicas > st.UpdatedReplicas {
-			return v1alpha1.RolloutPhaseProgressing, "old replicas are pending termination"
-		}
-		if st.StableRS != st.CurrentPodHash {
-			return v1alpha1.RolloutPhaseProgressing, "waiting for all steps to complete"
-		}
-	}
-	return v1alpha1.RolloutPhaseHealthy, ""
+	p.st.Phase, p.st.Message = phase.Of(p.ro, &p.st)
 }
 
 func findCondition(list []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {

@@ -4,25 +4,13 @@ import (
 	"fmt"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/phase"
 )
-
-// CurrentStepIndex returns status.currentStepIndex (0 when unset) and whether the
-// rollout is a canary with steps. The index may equal len(steps): all steps done.
-func CurrentStepIndex(ro *v1alpha1.Rollout) (int32, bool) {
-	c := ro.Spec.Strategy.Canary
-	if c == nil || len(c.Steps) == 0 {
-		return 0, false
-	}
-	if ro.Status.CurrentStepIndex == nil {
-		return 0, true
-	}
-	return *ro.Status.CurrentStepIndex, true
-}
 
 // currentStep returns the step the rollout is at, or nil when there are no steps or
 // all of them are done.
 func currentStep(ro *v1alpha1.Rollout) *v1alpha1.CanaryStep {
-	idx, ok := CurrentStepIndex(ro)
+	idx, ok := phase.CurrentStepIndex(ro)
 	if !ok || idx < 0 || int(idx) >= len(ro.Spec.Strategy.Canary.Steps) {
 		return nil
 	}
@@ -39,7 +27,7 @@ func SetWeight(ro *v1alpha1.Rollout) int32 {
 	if currentStep(ro) == nil {
 		return 100
 	}
-	idx, _ := CurrentStepIndex(ro)
+	idx, _ := phase.CurrentStepIndex(ro)
 	steps := ro.Spec.Strategy.Canary.Steps
 	for i := idx; i >= 0; i-- {
 		if w := steps[i].SetWeight; w != nil {

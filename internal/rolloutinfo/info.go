@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/phase"
 )
 
 // Objects is everything the view is built from. The slices may hold objects that do
@@ -149,7 +150,7 @@ func New(objs Objects) *Rollout {
 	case ro.Spec.Strategy.BlueGreen != nil:
 		info.Strategy = "BlueGreen"
 	}
-	info.Phase, info.Message = Phase(ro)
+	info.Phase, info.Message = phase.ForClient(ro)
 	info.Icon = rolloutIcon(info.Phase)
 	return info
 }

@@ -43,45 +43,6 @@ func TestSetWeight(t *testing.T) {
 	}
 }
 
-func TestPhase(t *testing.T) {
-	base := func() *v1alpha1.Rollout {
-		ro := canary(ptr.To[int32](2), weight(20), pause)
-		ro.Generation = 4
-		ro.Spec.Replicas = ptr.To[int32](2)
-		ro.Status = v1alpha1.RolloutStatus{
-			ObservedGeneration: "4", CurrentStepIndex: ptr.To[int32](2),
-			Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, StableRS: "a", CurrentPodHash: "a",
-		}
-		return ro
-	}
-	for name, tc := range map[string]struct {
-		change  func(*v1alpha1.Rollout)
-		phase   v1alpha1.RolloutPhase
-		message string
-	}{
-		"healthy":          {func(*v1alpha1.Rollout) {}, v1alpha1.RolloutPhaseHealthy, ""},
-		"spec not seen":    {func(ro *v1alpha1.Rollout) { ro.Generation = 5 }, v1alpha1.RolloutPhaseProgressing, MsgSpecNotObserved},
-		"legacy hash":      {func(ro *v1alpha1.Rollout) { ro.Status.ObservedGeneration = "7d66d4485f" }, v1alpha1.RolloutPhaseHealthy, ""},
-		"unpausing":        {func(ro *v1alpha1.Rollout) { ro.Status.ControllerPause = true }, v1alpha1.RolloutPhaseProgressing, MsgUnpausing},
-		"controller phase": {func(ro *v1alpha1.Rollout) { ro.Status.Phase, ro.Status.Message = "Paused", "CanaryPauseStep" }, v1alpha1.RolloutPhasePaused, "CanaryPauseStep"},
-		"manual pause":     {func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true }, v1alpha1.RolloutPhasePaused, "manually paused"},
-		"steps pending": {func(ro *v1alpha1.Rollout) { ro.Status.CurrentPodHash = "b" },
-			v1alpha1.RolloutPhaseProgressing, "waiting for all steps to complete"},
-		"old replicas": {func(ro *v1alpha1.Rollout) { ro.Status.Replicas = 3 },
-			v1alpha1.RolloutPhaseProgressing, "old replicas are pending termination"},
-		"aborted": {func(ro *v1alpha1.Rollout) {
-			ro.Status.Conditions = []v1alpha1.RolloutCondition{{Type: v1alpha1.RolloutProgressing, Reason: v1alpha1.RolloutAbortedReason, Message: "x"}}
-		}, v1alpha1.RolloutPhaseDegraded, "RolloutAborted: x"},
-	} {
-		ro := base()
-		tc.change(ro)
-		phase, msg := Phase(ro)
-		if phase != tc.phase || msg != tc.message {
-			t.Errorf("%s: Phase = %s %q, want %s %q", name, phase, msg, tc.phase, tc.message)
-		}
-	}
-}
-
 func TestPodStatus(t *testing.T) {
 	waiting := func(reason string, restarts int32) *corev1.Pod {
 		return &corev1.Pod{

@@ -41,4 +41,7 @@ type Snapshot struct {
 	Pods []*corev1.Pod
 	// Now is the instant the decision is made for.
 	Now time.Time
+	// LastStatusWrite is when this controller last wrote the Rollout's status; zero
+	// when it has not (since it started). The planner paces status writes by it.
+	LastStatusWrite time.Time
 }
