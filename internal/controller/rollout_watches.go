@@ -59,7 +59,7 @@ const indexTraffic = ".traffic."
 func (r *RolloutReconciler) watchTraffic(ctx context.Context, idx client.FieldIndexer, b *builder.Builder) (*builder.Builder, error) {
 	for _, rt := range routers.All {
 		for i, w := range rt.Watches() {
-			index := indexTraffic + rt.Name() + "." + strconv.Itoa(i)
+			index := trafficIndex(rt, i)
 			if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, index, trafficIndexer(w)); err != nil {
 				return nil, err
 			}
@@ -67,6 +67,11 @@ func (r *RolloutReconciler) watchTraffic(ctx context.Context, idx client.FieldIn
 		}
 	}
 	return b, nil
+}
+
+// trafficIndex names the index of Rollouts by the objects of router rt's i-th watch.
+func trafficIndex(rt router.Router, i int) string {
+	return indexTraffic + rt.Name() + "." + strconv.Itoa(i)
 }
 
 // trafficIndexer indexes a Rollout by the objects w's router reads for it, as

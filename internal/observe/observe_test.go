@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 func testClient(t *testing.T, objs ...client.Object) client.Client {
@@ -136,4 +138,25 @@ func names(rss []*appsv1.ReplicaSet) []string {
 		out = append(out, rs.Name)
 	}
 	return out
+}
+
+// The snapshot carries the traffic the routers observed: each Service the strategy names
+// that exists, with the hash it selects; a missing one is absent, for the planner to
+// report.
+func TestSnapshotObservesTraffic(t *testing.T) {
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "ro-uid"},
+		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+			ActiveService: "active", PreviewService: "preview"}}},
+	}
+	active := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "active", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", v1alpha1.DefaultRolloutUniqueLabelKey: "abc"}}}
+	s, err := Snapshot(context.Background(), testClient(t, ro, active), ro, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]traffic.Selection{"active": {Service: "active", Role: traffic.RoleActive, Hash: "abc"}}
+	if !reflect.DeepEqual(s.Traffic.Services, want) {
+		t.Fatalf("traffic %+v, want %+v", s.Traffic.Services, want)
+	}
 }
