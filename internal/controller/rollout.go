@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,17 +22,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/execute"
 	"github.com/tern-rollouts/tern/internal/expectations"
+	"github.com/tern-rollouts/tern/internal/observe"
 	"github.com/tern-rollouts/tern/internal/plan"
 	"github.com/tern-rollouts/tern/internal/snapshot"
 )
-
-// indexServiceName indexes Rollouts by the Services they refer to.
-const indexServiceName = ".spec.strategy.services"
 
 // RolloutReconciler reconciles Rollouts.
 type RolloutReconciler struct {
@@ -61,15 +57,10 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	// The status write's own watch event wakes the Rollout; the wait is a fallback.
 	r.seen = expectations.New(r.Clock, time.Second)
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &appsv1.ReplicaSet{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer); err != nil {
+	if err := idx.IndexField(ctx, &appsv1.ReplicaSet{}, observe.IndexOwnerUID, observe.OwnerUIDIndexer); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &v1alpha1.AnalysisRun{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexServiceName, func(o client.Object) []string {
-		return snapshot.ServiceNames(o.(*v1alpha1.Rollout))
-	}); err != nil {
+	if err := idx.IndexField(ctx, &v1alpha1.AnalysisRun{}, observe.IndexOwnerUID, observe.OwnerUIDIndexer); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexTemplate, templateIndexer); err != nil {
@@ -91,12 +82,15 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.announce())).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfService)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("Deployment"))).
 		Watches(&appsv1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("ReplicaSet"))).
 		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload("PodTemplate"))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfRestartingPod)).
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate))
+	b, err := r.watchTraffic(ctx, idx, b)
+	if err != nil {
+		return err
+	}
 	r.clusterTemplates = clusterTemplatesReadable(ctx, mgr)
 	if r.clusterTemplates {
 		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate))
@@ -119,21 +113,6 @@ func (r *RolloutReconciler) announce() predicate.Predicate {
 			return true
 		},
 	}
-}
-
-func (r *RolloutReconciler) rolloutsOfService(ctx context.Context, o client.Object) []reconcile.Request {
-	list := &v1alpha1.RolloutList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexServiceName: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing rollouts of service", "service", klog.KObj(o))
-		return nil
-	}
-	var reqs []reconcile.Request
-	for _, ro := range list.Items {
-		if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
-		}
-	}
-	return reqs
 }
 
 // statusWritten records that the Rollout's status was just written; the planner paces
@@ -197,7 +176,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !r.clusterTemplates {
 		reader = noClusterTemplates{r.Client}
 	}
-	snap, err := snapshot.Build(ctx, reader, ro, r.Clock.Now())
+	snap, err := observe.Snapshot(ctx, reader, ro, r.Clock.Now())
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/execute"
 	"github.com/tern-rollouts/tern/internal/expectations"
-	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/observe"
 )
 
 func fakeClient(objs ...client.Object) client.Client {
@@ -29,8 +29,8 @@ func fakeClient(objs ...client.Object) client.Client {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
 	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&v1alpha1.Rollout{}).
-		WithIndex(&appsv1.ReplicaSet{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer).
-		WithIndex(&v1alpha1.AnalysisRun{}, snapshot.IndexOwnerUID, snapshot.OwnerUIDIndexer).
+		WithIndex(&appsv1.ReplicaSet{}, observe.IndexOwnerUID, observe.OwnerUIDIndexer).
+		WithIndex(&v1alpha1.AnalysisRun{}, observe.IndexOwnerUID, observe.OwnerUIDIndexer).
 		Build()
 }
 

@@ -2,14 +2,15 @@ package controller
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/traffic/router"
+	"github.com/tern-rollouts/tern/internal/traffic/routers"
 )
 
 // indexWorkloadRef indexes Rollouts by the object their workloadRef names ("Kind/name").
@@ -33,6 +36,63 @@ func (r *RolloutReconciler) rolloutsOfWorkload(kind string) handler.MapFunc {
 		list := &v1alpha1.RolloutList{}
 		if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWorkloadRef: kind + "/" + o.GetName()}); err != nil {
 			log.FromContext(ctx).Error(err, "listing rollouts of workload", "kind", kind, "workload", klog.KObj(o))
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, ro := range list.Items {
+			if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+			}
+		}
+		return reqs
+	}
+}
+
+// indexTraffic prefixes the cache indexes of Rollouts by the objects their traffic
+// routers read; one index per router and watched kind.
+const indexTraffic = ".traffic."
+
+// watchTraffic adds every registered traffic router's watches to b, each with an index of
+// Rollouts by the objects of that kind they refer to, so that a change to one wakes the
+// Rollouts that use it.
+func (r *RolloutReconciler) watchTraffic(ctx context.Context, idx client.FieldIndexer, b *builder.Builder) (*builder.Builder, error) {
+	for _, rt := range routers.All {
+		for i, w := range rt.Watches() {
+			index := trafficIndex(rt, i)
+			if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, index, trafficIndexer(w)); err != nil {
+				return nil, err
+			}
+			b = b.Watches(w.Object, handler.EnqueueRequestsFromMapFunc(r.rolloutsReferring(index)))
+		}
+	}
+	return b, nil
+}
+
+// trafficIndex names the index of Rollouts by the objects of router rt's i-th watch.
+func trafficIndex(rt router.Router, i int) string {
+	return indexTraffic + rt.Name() + "." + strconv.Itoa(i)
+}
+
+// trafficIndexer indexes a Rollout by the objects w's router reads for it, as
+// "namespace/name".
+func trafficIndexer(w router.Watch) client.IndexerFunc {
+	return func(o client.Object) []string {
+		var keys []string
+		for _, ref := range w.Refs(o.(*v1alpha1.Rollout)) {
+			keys = append(keys, ref.String())
+		}
+		return keys
+	}
+}
+
+// rolloutsReferring wakes this instance's Rollouts that index (see watchTraffic) lists the
+// changed object under.
+func (r *RolloutReconciler) rolloutsReferring(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		list := &v1alpha1.RolloutList{}
+		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
+		if err := r.Client.List(ctx, list, client.MatchingFields{index: key}); err != nil {
+			log.FromContext(ctx).Error(err, "listing rollouts of traffic object", "index", index, "object", klog.KObj(o))
 			return nil
 		}
 		var reqs []reconcile.Request
@@ -72,19 +132,6 @@ func (r *RolloutReconciler) rolloutOfRestartingPod(ctx context.Context, o client
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}}}
-}
-
-// podsGone reports whether the cache shows each evicted pod gone or terminating; until
-// it does, planning again could evict a replacement's worth of pods twice.
-func podsGone(ctx context.Context, c client.Reader, ns string, names []string) bool {
-	for _, name := range names {
-		pod := &corev1.Pod{}
-		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)
-		if err == nil && pod.DeletionTimestamp == nil {
-			return false
-		}
-	}
-	return true
 }
 
 // soonest is the earlier of two wake-ups, zero meaning none.

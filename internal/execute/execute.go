@@ -24,6 +24,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/plan"
+	"github.com/tern-rollouts/tern/internal/traffic/routers"
 )
 
 // FieldOwner names Tern's writes in managedFields.
@@ -171,12 +172,10 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		return err == nil, wrap(err, "deleting replicaset %s/%s", ns, a.Name)
 	case plan.SetReplicaSetMetadata:
 		return true, e.setMetadata(ctx, w, ns, a)
-	case plan.SetServiceSelector:
-		patch := map[string]any{
-			"metadata": map[string]any{"annotations": map[string]any{v1alpha1.ManagedByRolloutsKey: ro.Name}},
-			"spec":     map[string]any{"selector": map[string]any{v1alpha1.DefaultRolloutUniqueLabelKey: a.Hash}},
-		}
-		return true, e.patch(ctx, w, &corev1.Service{}, ns, a.Service, types.MergePatchType, patch)
+	case plan.SetTraffic:
+		written, err := routers.Apply(ctx, client.WithFieldOwner(e.Client, FieldOwner), ro, a.Desired)
+		*w = append(*w, written...)
+		return true, err
 	case plan.ScaleDeployment:
 		patch := map[string]any{"spec": map[string]any{"replicas": a.Replicas}}
 		return true, e.patch(ctx, w, &appsv1.Deployment{}, ns, a.Name, types.MergePatchType, patch)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/plan"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 func newScheme(t *testing.T) *runtime.Scheme {
@@ -87,7 +88,7 @@ func TestApplyWritesObjectsAndStatus(t *testing.T) {
 			plan.Event{Type: corev1.EventTypeNormal, Reason: "NewReplicaSetCreated", Message: "Created ReplicaSet ro-abc (revision 1)"},
 			plan.ScaleReplicaSet{Name: "ro-abc", Replicas: 3, DesiredReplicas: 3},
 			plan.AnnotateReplicaSet{Name: "ro-abc", Annotations: map[string]*string{"scale-down-deadline": ptr("2026-01-01T00:00:00Z")}},
-			plan.SetServiceSelector{Service: "active", Hash: "abc"},
+			plan.SetTraffic{Desired: traffic.Desired{Services: []traffic.Selection{{Service: "active", Role: traffic.RoleActive, Hash: "abc"}}}},
 			plan.SetRolloutRevision{Revision: "1"},
 		},
 		Status: *status,

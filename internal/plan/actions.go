@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 // Decision is the outcome of planning one Rollout.
@@ -68,12 +69,12 @@ type SetReplicaSetMetadata struct {
 	Desired  *v1alpha1.PodTemplateMetadata
 }
 
-// SetServiceSelector points a Service at the pods of one pod-template-hash.
-type SetServiceSelector struct {
-	Service string
-	// From is the hash the Service selected before ("" if none), for the event.
-	From string
-	Hash string
+// SetTraffic hands a desired traffic state to the traffic routers (internal/traffic/
+// routers), whichever the Rollout uses: it is the one action for every router. Today the
+// planner emits one per Service it points at a new version, where the SwitchService event
+// that follows it tells of that switch.
+type SetTraffic struct {
+	Desired traffic.Desired
 }
 
 // SetRolloutRevision records the revision annotation on the Rollout itself.
@@ -118,7 +119,7 @@ func (AnnotateReplicaSet) isAction()    {}
 func (AdoptReplicaSet) isAction()       {}
 func (DeleteReplicaSet) isAction()      {}
 func (SetReplicaSetMetadata) isAction() {}
-func (SetServiceSelector) isAction()    {}
+func (SetTraffic) isAction()            {}
 func (SetRolloutRevision) isAction()    {}
 func (EvictPod) isAction()              {}
 func (ScaleDeployment) isAction()       {}

@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 // blueGreen runs the new version beside the stable one behind the preview Service, and
@@ -13,10 +14,8 @@ import (
 func (p *planner) blueGreen() {
 	bg := p.ro.Spec.Strategy.BlueGreen
 	replicas := p.ro.GetReplicas()
-	p.activeHash = p.s.Services[bg.ActiveService].Spec.Selector[hashKey]
-	if bg.PreviewService != "" {
-		p.previewHash = p.s.Services[bg.PreviewService].Spec.Selector[hashKey]
-	}
+	p.activeHash = p.s.Traffic.Hash(bg.ActiveService)
+	p.previewHash = p.s.Traffic.Hash(bg.PreviewService)
 	if p.ro.Spec.Paused {
 		// A manual pause freezes every workload object where it is, but for their size.
 		p.blueGreenPausedScale(bg)
@@ -231,11 +230,11 @@ func (p *planner) bgPauseDone(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bo
 
 // switchActive points the active Service at hash once that is safe (canSelect).
 func (p *planner) switchActive(bg *v1alpha1.BlueGreenStrategy, h string) {
-	p.switchService(bg.ActiveService, &p.activeHash, h)
+	p.switchService(traffic.RoleActive, bg.ActiveService, &p.activeHash, h)
 }
 
 func (p *planner) switchPreview(bg *v1alpha1.BlueGreenStrategy, h string) {
-	p.switchService(bg.PreviewService, &p.previewHash, h)
+	p.switchService(traffic.RolePreview, bg.PreviewService, &p.previewHash, h)
 }
 
 // keepUp keeps a ReplicaSet that serves traffic at full size and cancels any pending

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
+	"github.com/tern-rollouts/tern/internal/traffic"
 	"github.com/tern-rollouts/tern/internal/validation"
 )
 
@@ -244,8 +245,8 @@ func (p *planner) applyCounts(c *v1alpha1.CanaryStrategy, desiredNew int32, stab
 		// new version first, so that it never selects a version without pods.
 		stableTarget = canaryTarget
 	}
-	p.switchService(c.StableService, &p.cn.stableSvc, stableTarget)
-	p.switchService(c.CanaryService, &p.cn.canarySvc, canaryTarget)
+	p.switchService(traffic.RoleStable, c.StableService, &p.cn.stableSvc, stableTarget)
+	p.switchService(traffic.RoleCanary, c.CanaryService, &p.cn.canarySvc, canaryTarget)
 
 	for i, rs := range olds {
 		if next := p.keepServed(rs, nextOlds[i]); next != oldCounts[i].current {
@@ -283,23 +284,17 @@ func countOf(rs *appsv1.ReplicaSet, desired int32) rsCount {
 
 // serviceHash is the pod-template-hash a Service selects now.
 func (p *planner) serviceHash(name string) string {
-	if name == "" {
-		return ""
-	}
-	if svc := p.s.Services[name]; svc != nil {
-		return svc.Spec.Selector[hashKey]
-	}
-	return ""
+	return p.s.Traffic.Hash(name)
 }
 
 // switchService points a Service at target once that version has an available pod. A
 // Service that selects no version yet serves every pod of the app, so it is only taken
 // over once the target is fully available, never shrinking what it serves.
-func (p *planner) switchService(name string, cur *string, target string) {
+func (p *planner) switchService(role traffic.Role, name string, cur *string, target string) {
 	if name == "" || *cur == target || !p.canSelect(*cur, target) {
 		return
 	}
-	p.add(SetServiceSelector{Service: name, From: *cur, Hash: target})
+	p.add(SetTraffic{Desired: traffic.Desired{Services: []traffic.Selection{{Service: name, Role: role, Hash: target}}}})
 	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", name, *cur, target))
 	*cur = target
 }

@@ -646,8 +646,12 @@ func TestCanaryStableAndCanaryServices(t *testing.T) {
 	wantEqual(t, "stable svc after promotion", w.selector(stableSvc), green)
 	wantEqual(t, "plain service never touched", w.selector(canaryRO), "")
 	for _, a := range w.actions {
-		if s, ok := a.(SetServiceSelector); ok && s.Service == canaryRO {
-			t.Fatal("the plain service was switched")
+		if s, ok := a.(SetTraffic); ok {
+			for _, sel := range s.Desired.Services {
+				if sel.Service == canaryRO {
+					t.Fatal("the plain service was switched")
+				}
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
 	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 // fuzzSnapshot builds an arbitrary but well-formed snapshot from fuzz input: a rollout of
@@ -56,7 +57,7 @@ func fuzzSnapshot(data []byte) *snapshot.Snapshot {
 		ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{CanaryService: "canary", StableService: "stable", MaxSurge: &surge, MaxUnavailable: &unavail,
 			Steps: []v1alpha1.CanaryStep{{SetWeight: ptrTo(int32(next() % 101))}, {Pause: &v1alpha1.RolloutPause{}}, {SetWeight: ptrTo(int32(next() % 101))}}}
 	}
-	s := &snapshot.Snapshot{Rollout: ro, Services: map[string]*corev1.Service{}, Now: epoch.Add(time.Duration(next()) * time.Second)}
+	s := &snapshot.Snapshot{Rollout: ro, Traffic: traffic.Observed{Services: map[string]traffic.Selection{}}, Now: epoch.Add(time.Duration(next()) * time.Second)}
 	var hashes []string
 	for i := 0; i < next()%4; i++ {
 		tmpl := ro.Spec.Template.DeepCopy()
@@ -89,11 +90,8 @@ func fuzzSnapshot(data []byte) *snapshot.Snapshot {
 		return hashes[next()%len(hashes)]
 	}
 	for _, name := range []string{"active", "preview", "canary", "stable"} {
-		sel := map[string]string{"app": "f"}
-		if h := pick(); h != "" {
-			sel[hashKey] = h
-		}
-		s.Services[name] = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}, Spec: corev1.ServiceSpec{Selector: sel}}
+		// Each Service is named after its role.
+		s.Traffic.Services[name] = traffic.Selection{Service: name, Role: traffic.Role(name), Hash: pick()}
 	}
 	st := &ro.Status
 	st.StableRS = pick()
@@ -134,10 +132,12 @@ func FuzzPlan(f *testing.F) {
 		replicas := s.Rollout.GetReplicas()
 		for _, a := range d.Actions {
 			switch a := a.(type) {
-			case SetServiceSelector:
+			case SetTraffic:
 				// Invariant 1: never point a Service at a version with no available pods.
-				if available[a.Hash] == 0 {
-					t.Fatalf("service %s pointed at %s, which has no available pods", a.Service, a.Hash)
+				for _, sel := range a.Desired.Services {
+					if available[sel.Hash] == 0 {
+						t.Fatalf("service %s pointed at %s, which has no available pods", sel.Service, sel.Hash)
+					}
 				}
 			case ScaleReplicaSet:
 				if a.Replicas < 0 {

@@ -167,7 +167,7 @@ func (p *planner) validate() (errs field.ErrorList, onlyMissing bool) {
 	}
 	errs = append(errs, werrs...)
 	for _, ref := range referencedServices(p.ro) {
-		if _, ok := p.s.Services[ref.name]; !ok {
+		if _, ok := p.s.Traffic.Services[ref.name]; !ok {
 			errs = append(errs, field.Invalid(ref.path, ref.name, fmt.Sprintf("service %q not found", ref.name)))
 		}
 	}

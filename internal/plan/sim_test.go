@@ -18,6 +18,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 // world is a tiny stand-in for the API server, the ReplicaSet controller and the
@@ -42,6 +43,9 @@ type world struct {
 	pods *podSim
 	// workload is what the rollout's workloadRef resolves to.
 	workload *snapshot.Workload
+	// switched are the SwitchService messages the Service switches applied so far call
+	// for, in order; each event of that reason must be the first of them.
+	switched []string
 }
 
 var epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -88,7 +92,7 @@ func loadRollout(t *testing.T, file string) *v1alpha1.Rollout {
 }
 
 func (w *world) snapshot() *snapshot.Snapshot {
-	s := &snapshot.Snapshot{Rollout: w.ro.DeepCopy(), Services: map[string]*corev1.Service{}, Now: w.now}
+	s := &snapshot.Snapshot{Rollout: w.ro.DeepCopy(), Traffic: traffic.Observed{Services: map[string]traffic.Selection{}}, Now: w.now}
 	names := make([]string, 0, len(w.rss))
 	for n := range w.rss {
 		names = append(names, n)
@@ -98,7 +102,7 @@ func (w *world) snapshot() *snapshot.Snapshot {
 		s.ReplicaSets = append(s.ReplicaSets, w.rss[n].DeepCopy())
 	}
 	for n, svc := range w.svcs {
-		s.Services[n] = svc.DeepCopy()
+		s.Traffic.Services[n] = traffic.Selection{Service: n, Hash: svc.Spec.Selector[hashKey]}
 	}
 	for _, ar := range w.runs {
 		s.AnalysisRuns = append(s.AnalysisRuns, ar.DeepCopy())
@@ -118,6 +122,9 @@ func (w *world) step() Decision {
 	}
 	for _, a := range d.Actions {
 		w.apply(a)
+	}
+	if len(w.switched) > 0 {
+		w.t.Fatalf("services switched without a SwitchService event: %q", w.switched)
 	}
 	w.ro.Status = d.Status
 	w.last = d
@@ -192,22 +199,29 @@ func (w *world) apply(a Action) {
 			// As the executor does: nothing injected, nothing recorded.
 			delete(rs.Annotations, v1alpha1.EphemeralMetadataAnnotation)
 		}
-	case SetServiceSelector:
-		svc := w.svcs[a.Service]
-		if got := svc.Spec.Selector[hashKey]; got != a.From {
-			w.t.Fatalf("SetServiceSelector %s: From %q but the service selects %q", a.Service, a.From, got)
+	case SetTraffic:
+		for _, sel := range a.Desired.Services {
+			svc := w.svcs[sel.Service]
+			rs := w.byHash(sel.Hash)
+			if rs == nil || rs.Status.AvailableReplicas == 0 {
+				w.t.Fatalf("invariant: service %s pointed at hash %s with no available pods", sel.Service, sel.Hash)
+			}
+			// The SwitchService event that follows must tell what the Service selected.
+			w.switched = append(w.switched, sprintf("Switched selector for service '%s' from '%s' to '%s'", sel.Service, svc.Spec.Selector[hashKey], sel.Hash))
+			svc.Spec.Selector[hashKey] = sel.Hash
 		}
-		rs := w.byHash(a.Hash)
-		if rs == nil || rs.Status.AvailableReplicas == 0 {
-			w.t.Fatalf("invariant: service %s pointed at hash %s with no available pods", a.Service, a.Hash)
-		}
-		svc.Spec.Selector[hashKey] = a.Hash
 	case SetRolloutRevision:
 		if w.ro.Annotations == nil {
 			w.ro.Annotations = map[string]string{}
 		}
 		w.ro.Annotations[v1alpha1.RevisionAnnotation] = a.Revision
 	case Event:
+		if a.Reason == v1alpha1.EventReasonSwitchService {
+			if len(w.switched) == 0 || w.switched[0] != a.Message {
+				w.t.Fatalf("event %q, but the services switched as %q", a.Message, w.switched)
+			}
+			w.switched = w.switched[1:]
+		}
 		w.events = append(w.events, a)
 	case AdoptReplicaSet:
 		isController := true

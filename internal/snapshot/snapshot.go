@@ -1,5 +1,7 @@
-// Package snapshot gathers, from the informer cache, a read-only view of one Rollout and
-// everything it owns or points at, so that the planner can decide without any I/O.
+// Package snapshot is the read-only view of one Rollout and everything it owns or points
+// at, the planner's only input, so that it can decide without any I/O. It holds the value
+// and the pure helpers that both its builder (internal/observe, which reads the informer
+// cache) and the planner use; it imports no client.
 package snapshot
 
 import (
@@ -9,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 // Snapshot is what the planner sees of one Rollout at one instant. Nothing in it may be
@@ -29,9 +32,10 @@ type Snapshot struct {
 	// ClusterTemplatesUnreadable is true when a ClusterAnalysisTemplate was referenced and
 	// the reader may not read any (a namespaced install): not the same as one missing.
 	ClusterTemplatesUnreadable bool
-	// Services referenced by the strategy, by name; a referenced name that is absent from
-	// the map does not exist.
-	Services map[string]*corev1.Service
+	// Traffic is what the traffic routers observed: the Services the strategy names (a
+	// named Service absent from Traffic.Services does not exist), what each selects, and
+	// what a weight router routes.
+	Traffic traffic.Observed
 	// AnalysisRuns owned by the Rollout.
 	AnalysisRuns []*v1alpha1.AnalysisRun
 	// Workload is what spec.workloadRef resolved to; nil without a workloadRef.

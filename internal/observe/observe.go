@@ -1,4 +1,8 @@
-package snapshot
+// Package observe reads, from the informer cache, everything the planner needs about one
+// Rollout into a snapshot.Snapshot: the objects it owns, the workload and templates it
+// refers to, and, through the registered traffic routers, its traffic. It only reads;
+// keeping these reads apart from the snapshot value keeps the planner free of clients.
+package observe
 
 import (
 	"context"
@@ -6,13 +10,13 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/traffic/routers"
 )
 
 // IndexOwnerUID is the cache index of objects by the UID of their controller.
@@ -31,10 +35,10 @@ func OwnerUIDIndexer(obj client.Object) []string {
 	return []string{noController}
 }
 
-// Build reads everything the planner needs about ro from the reader (the informer
+// Snapshot reads everything the planner needs about ro from the reader (the informer
 // cache); it never writes.
-func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.Time) (*Snapshot, error) {
-	s := &Snapshot{Rollout: ro, Services: map[string]*corev1.Service{}, Now: now}
+func Snapshot(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.Time) (*snapshot.Snapshot, error) {
+	s := &snapshot.Snapshot{Rollout: ro, Now: now}
 	ns := ro.Namespace
 
 	owned := &appsv1.ReplicaSetList{}
@@ -55,7 +59,7 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 		}
 		// A ReplicaSet the workloadRef names lends its template; it is not ours to adopt.
 		s.Orphans = withoutWorkload(s.Orphans, ro)
-		if RestartPending(ro) {
+		if snapshot.RestartPending(ro) {
 			// Only a restart looks at single pods; reading them otherwise is wasted work.
 			if s.Pods, err = podsOf(ctx, r, ns, sel, s.ReplicaSets); err != nil {
 				return nil, err
@@ -63,16 +67,8 @@ func Build(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout, now time.
 		}
 	}
 
-	for _, name := range serviceNames(ro) {
-		svc := &corev1.Service{}
-		err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, svc)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("reading service %s/%s: %w", ns, name, err)
-		}
-		s.Services[name] = svc
+	if s.Traffic, err = routers.Observe(ctx, r, ro); err != nil {
+		return nil, err
 	}
 
 	if err := loadTemplates(ctx, r, ro, s); err != nil {
@@ -106,27 +102,3 @@ func orphans(ctx context.Context, r client.Reader, ns string, sel labels.Selecto
 	}
 	return out, nil
 }
-
-func serviceNames(ro *v1alpha1.Rollout) []string {
-	var names []string
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		names = append(names, bg.ActiveService, bg.PreviewService)
-	}
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		names = append(names, c.CanaryService, c.StableService)
-		if c.PingPong != nil {
-			names = append(names, c.PingPong.PingService, c.PingPong.PongService)
-		}
-	}
-	out := names[:0]
-	for _, n := range names {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// ServiceNames lists the Services a Rollout refers to; the controller indexes Rollouts by
-// them so that a change to a Service wakes the Rollouts that use it.
-func ServiceNames(ro *v1alpha1.Rollout) []string { return serviceNames(ro) }

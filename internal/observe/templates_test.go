@@ -1,4 +1,4 @@
-package snapshot
+package observe
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/snapshot"
 )
 
 // The snapshot holds the templates the analyses name and those they include, from the
 // rollout's namespace (or the cluster); a missing one is simply absent, for the planner
 // to report.
-func TestBuildLoadsTemplates(t *testing.T) {
+func TestSnapshotLoadsTemplates(t *testing.T) {
 	ref := func(name string, cluster bool) v1alpha1.AnalysisTemplateRef {
 		return v1alpha1.AnalysisTemplateRef{TemplateName: name, ClusterScope: cluster}
 	}
@@ -38,7 +39,7 @@ func TestBuildLoadsTemplates(t *testing.T) {
 		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "cat"}},
 		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "unused"}},
 	)
-	s, err := Build(context.Background(), c, ro, time.Now())
+	s, err := Snapshot(context.Background(), c, ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +65,14 @@ type unreadableClusterTemplates struct{ client.Reader }
 
 func (u unreadableClusterTemplates) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
 	if _, ok := o.(*v1alpha1.ClusterAnalysisTemplate); ok {
-		return fmt.Errorf("reading %s: %w", key.Name, ErrClusterTemplatesUnreadable)
+		return fmt.Errorf("reading %s: %w", key.Name, snapshot.ErrClusterTemplatesUnreadable)
 	}
 	return u.Reader.Get(ctx, key, o, opts...)
 }
 
 // A namespaced install may not read ClusterAnalysisTemplates: the snapshot says so, for
 // the planner to tell the user, and the namespaced templates still load.
-func TestBuildClusterTemplatesUnreadable(t *testing.T) {
+func TestSnapshotClusterTemplatesUnreadable(t *testing.T) {
 	ro := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "ro-uid"},
 		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
@@ -84,14 +85,14 @@ func TestBuildClusterTemplatesUnreadable(t *testing.T) {
 		&v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "local"}},
 		&v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: "cat"}},
 	)
-	s, err := Build(context.Background(), unreadableClusterTemplates{c}, ro, time.Now())
+	s, err := Snapshot(context.Background(), unreadableClusterTemplates{c}, ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.ClusterTemplatesUnreadable || len(s.ClusterAnalysisTemplates) != 0 || s.AnalysisTemplates["local"] == nil {
 		t.Fatalf("unreadable %v, cluster templates %v, namespaced %v", s.ClusterTemplatesUnreadable, s.ClusterAnalysisTemplates, s.AnalysisTemplates)
 	}
-	if s, err = Build(context.Background(), c, ro, time.Now()); err != nil || s.ClusterTemplatesUnreadable || s.ClusterAnalysisTemplates["cat"] == nil {
+	if s, err = Snapshot(context.Background(), c, ro, time.Now()); err != nil || s.ClusterTemplatesUnreadable || s.ClusterAnalysisTemplates["cat"] == nil {
 		t.Fatalf("a readable cluster: err %v, unreadable %v", err, s.ClusterTemplatesUnreadable)
 	}
 }

@@ -1,7 +1,8 @@
-package snapshot
+package observe
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
 func testClient(t *testing.T, objs ...client.Object) client.Client {
@@ -58,13 +60,13 @@ func template(image string) corev1.PodTemplateSpec {
 
 // A Deployment's template, selector and generation are what a workloadRef resolves to;
 // a missing object resolves to not found, without an error.
-func TestBuildResolvesWorkloadRef(t *testing.T) {
+func TestSnapshotResolvesWorkloadRef(t *testing.T) {
 	ro := refRollout("Deployment")
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-src", Namespace: "ns", Generation: 4},
 		Spec:       appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: appLabels}, Template: template("nginx:1")},
 	}
-	s, err := Build(context.Background(), testClient(t, ro, dep), ro, time.Now())
+	s, err := Snapshot(context.Background(), testClient(t, ro, dep), ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestBuildResolvesWorkloadRef(t *testing.T) {
 		t.Fatalf("workload %+v", w)
 	}
 
-	s, err = Build(context.Background(), testClient(t, ro), ro, time.Now())
+	s, err = Snapshot(context.Background(), testClient(t, ro), ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +85,7 @@ func TestBuildResolvesWorkloadRef(t *testing.T) {
 
 	pt := refRollout("PodTemplate")
 	podTemplate := &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "web-src", Namespace: "ns", Generation: 1}, Template: template("nginx:2")}
-	s, err = Build(context.Background(), testClient(t, pt, podTemplate), pt, time.Now())
+	s, err = Snapshot(context.Background(), testClient(t, pt, podTemplate), pt, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestBuildResolvesWorkloadRef(t *testing.T) {
 // Pods are read only while a restart is pending, and only those of the rollout's own
 // ReplicaSets, not those of a Deployment that shares the labels. A ReplicaSet that the
 // workloadRef names is not adopted.
-func TestBuildPodsAndOrphans(t *testing.T) {
+func TestSnapshotPodsAndOrphans(t *testing.T) {
 	ro := refRollout("ReplicaSet")
 	ro.Spec.Selector = &metav1.LabelSelector{MatchLabels: appLabels}
 	src := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-src", Namespace: "ns", UID: "src-uid", Labels: appLabels},
@@ -108,7 +110,7 @@ func TestBuildPodsAndOrphans(t *testing.T) {
 	}
 	objs := []client.Object{ro, src, orphan, mine, pod("ours", "rs-uid"), pod("theirs", "src-uid")}
 
-	s, err := Build(context.Background(), testClient(t, objs...), ro, time.Now())
+	s, err := Snapshot(context.Background(), testClient(t, objs...), ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func TestBuildPodsAndOrphans(t *testing.T) {
 
 	at := metav1.Now()
 	ro.Spec.RestartAt = &at
-	s, err = Build(context.Background(), testClient(t, objs...), ro, time.Now())
+	s, err = Snapshot(context.Background(), testClient(t, objs...), ro, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,4 +138,25 @@ func names(rss []*appsv1.ReplicaSet) []string {
 		out = append(out, rs.Name)
 	}
 	return out
+}
+
+// The snapshot carries the traffic the routers observed: each Service the strategy names
+// that exists, with the hash it selects; a missing one is absent, for the planner to
+// report.
+func TestSnapshotObservesTraffic(t *testing.T) {
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "ro-uid"},
+		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+			ActiveService: "active", PreviewService: "preview"}}},
+	}
+	active := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "active", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web", v1alpha1.DefaultRolloutUniqueLabelKey: "abc"}}}
+	s, err := Snapshot(context.Background(), testClient(t, ro, active), ro, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]traffic.Selection{"active": {Service: "active", Role: traffic.RoleActive, Hash: "abc"}}
+	if !reflect.DeepEqual(s.Traffic.Services, want) {
+		t.Fatalf("traffic %+v, want %+v", s.Traffic.Services, want)
+	}
 }
