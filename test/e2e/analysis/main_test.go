@@ -1,7 +1,7 @@
 // Package analysis_test holds the end-to-end tests of AnalysisRuns on their own, against the
 // local control plane (test/cluster): a tern-controller of its own (--instance-id
 // analysis-e2e, so a shared controller ignores these runs), the traffic simulator
-// (cmd/tern-trafficsim) and a real Prometheus (test/prometheus) scraping it.
+// (test/trafficsim) and a real Prometheus (test/prometheus) scraping it.
 package analysis_test
 
 import (

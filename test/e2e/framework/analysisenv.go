@@ -13,7 +13,7 @@ import (
 )
 
 // What e2e suites need to run Prometheus analysis against the local control plane, whose
-// pods run nothing: the traffic simulator (cmd/tern-trafficsim) serving request counters
+// pods run nothing: the traffic simulator (test/trafficsim) serving request counters
 // for every Ready rollout pod, and a Prometheus (test/prometheus) scraping it.
 
 // FreeAddr returns a 127.0.0.1 address with a port free right now.
@@ -48,7 +48,7 @@ func WaitHTTP(u string, timeout time.Duration) error {
 // StartTrafficSim builds the traffic simulator into dir, starts it for the cluster of
 // kubeconfig and waits until it serves; it returns the process and its address.
 func StartTrafficSim(dir, kubeconfig string) (*Process, string, error) {
-	bin, err := BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-trafficsim")
+	bin, err := BuildBinary(dir, "github.com/tern-rollouts/tern/test/trafficsim")
 	if err != nil {
 		return nil, "", err
 	}
