@@ -143,7 +143,7 @@ func TestPrometheusRunSucceeds(t *testing.T) {
 	ns := framework.NewNamespace(t, "prom-ok")
 	givenDeployment(t, ns, "good", "nginx:1.25", 2)
 	waitForTraffic(t, prom, ns, "good")
-	run := givenRun(t, ns, prometheusRun("ok", prom, "good")).phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
+	run := givenRun(t, ns, prometheusRun("ok", prom, "good")).Phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
 	r := run.Status.MetricResults[0]
 	if r.Count != 2 || r.Successful != 2 || len(r.Measurements) != 2 || r.Measurements[1].Value != "[1]" {
 		t.Errorf("metric result %+v", r)
@@ -167,7 +167,7 @@ func TestPrometheusRunFailsForBadImage(t *testing.T) {
 	ns := framework.NewNamespace(t, "prom-bad")
 	givenDeployment(t, ns, "bad", "nginx:bad-v2", 2)
 	waitForTraffic(t, prom, ns, "bad")
-	run := givenRun(t, ns, prometheusRun("bad", prom, "bad")).phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
+	run := givenRun(t, ns, prometheusRun("bad", prom, "bad")).Phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
 	if want := `Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)`; run.Status.Message != want {
 		t.Errorf("message %q, want %q", run.Status.Message, want)
 	}
@@ -207,11 +207,11 @@ spec:
     provider:
       prometheus: {address: %q, query: vector(1)}
 `, instanceID, prom))
-	ar.until("a successful measurement", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
+	ar.Until("a successful measurement", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Successful > 0
 	})
 	stop()
-	run := ar.phase(v1alpha1.AnalysisPhaseError, 60*time.Second)
+	run := ar.Phase(v1alpha1.AnalysisPhaseError, 60*time.Second)
 	r := run.Status.MetricResults[0]
 	if r.ConsecutiveError != 2 || r.Phase != v1alpha1.AnalysisPhaseError {
 		t.Errorf("metric result %+v", r)
@@ -283,7 +283,7 @@ spec:
       web:
         url: %s/metric
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv, srv)).phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, instanceID, srv, srv)).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if calls.Load() != 2 {
 		t.Errorf("%d calls, want 2", calls.Load())
 	}
@@ -331,7 +331,7 @@ spec:
       web:
         url: %s/metric?token={{args.token}}
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv)).phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, instanceID, srv)).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	raw, _ := json.Marshal(run)
 	if strings.Contains(string(raw), "wrong-t0ken") || !strings.Contains(run.Status.Message, "*****") {
 		t.Errorf("not redacted: %s", run.Status.Message)
@@ -359,7 +359,7 @@ spec:
   - name: ok
     provider:
       web: {url: "%s/metric?t={{args.token}}"}
-`, instanceID, srv)).phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, instanceID, srv)).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	if !strings.HasPrefix(run.Status.Message, "Unable to resolve metric arguments: ") || !strings.Contains(run.Status.Message, `"nope"`) || calls.Load() != 0 {
 		t.Errorf("message %q, %d calls", run.Status.Message, calls.Load())
 	}
@@ -389,7 +389,7 @@ spec:
     successCondition: result.data.rate > 0.9
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
-`, instanceID, srv, srv)).phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, instanceID, srv, srv)).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if s := run.Status.DryRunSummary; s == nil || *s != (v1alpha1.RunSummary{Count: 1, Failed: 1}) {
 		t.Errorf("dryRunSummary %+v", s)
 	}
@@ -425,20 +425,20 @@ spec:
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
 `, instanceID, srv))
-	ar.until("two measurements", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
+	ar.Until("two measurements", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Count >= 2
 	})
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))
-	if err := ar.c.Patch(context.Background(), &v1alpha1.AnalysisRun{ObjectMeta: metaObject(ns, "forever")}, patch); err != nil {
+	if err := ar.C.Patch(context.Background(), &v1alpha1.AnalysisRun{ObjectMeta: metaObject(ns, "forever")}, patch); err != nil {
 		t.Fatal(err)
 	}
 	// The TTL leaves a few seconds to read the terminated run before it is deleted.
-	run := ar.phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+	run := ar.Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if run.Status.Message != "Run Terminated" {
 		t.Errorf("message %q", run.Status.Message)
 	}
 	framework.Eventually(t, 30*time.Second, func() (bool, string) {
-		err := ar.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "forever"}, &v1alpha1.AnalysisRun{})
+		err := ar.C.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "forever"}, &v1alpha1.AnalysisRun{})
 		return apierrors.IsNotFound(err), fmt.Sprintf("run still there: %v", err)
 	})
 }
@@ -481,13 +481,13 @@ func TestJobMetric(t *testing.T) {
 	ns := framework.NewNamespace(t, "job")
 	ok := givenRun(t, ns, jobRun("passes", false))
 	bad := givenRun(t, ns, jobRun("fails", true))
-	okRun := ok.phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
-	badRun := bad.phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
+	okRun := ok.Phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
+	badRun := bad.Phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
 	if m := badRun.Status.MetricResults[0].Measurements[0]; !strings.Contains(m.Message, "job failed") {
 		t.Errorf("failed measurement %+v", m)
 	}
 	jobs := &batchv1.JobList{}
-	if err := ok.c.List(context.Background(), jobs, client.InNamespace(ns)); err != nil {
+	if err := ok.C.List(context.Background(), jobs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	owners := map[string]string{}
