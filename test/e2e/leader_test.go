@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,16 +12,6 @@ import (
 	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func httpGet(url string) (int, string) {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -47,7 +36,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 		health, metric string
 	}
 	start := func(i int) *replica {
-		r := &replica{health: freePort(t), metric: freePort(t)}
+		r := &replica{health: fixture.FreeAddr(t), metric: fixture.FreeAddr(t)}
 		r.Controller = fixture.StartController(t, fmt.Sprintf("controller-%d", i), framework.Kubeconfig(t),
 			"--instance-id", id, "--namespace", ns, "--leader-elect", "--leader-election-namespace", ns,
 			"--leader-election-lease-duration", "6s", "--leader-election-renew-deadline", "4s", "--leader-election-retry-period", "1s",
