@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,40 +15,14 @@ import (
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
-// startPrometheus starts a Prometheus of the scenario's own (test/prometheus/up.sh, a free
-// port, a temporary directory) and returns its URL and how to stop it. It skips the test
+// startPrometheus starts a Prometheus of the scenario's own (framework.StartPrometheus) and
+// returns its URL and how to stop it, which the test's end does too. It skips the test
 // when no Prometheus can be had, or fails it when e2e tests are required.
 func startPrometheus(t *testing.T) (url string, stop func()) {
 	t.Helper()
-	root, err := repoRoot()
+	url, down, err := framework.StartPrometheus("")
 	if err != nil {
-		t.Fatal(err)
-	}
-	scripts := filepath.Join(root, "test", "prometheus")
-	var env []string
-	var msgs []string
-	// A few attempts, each on a fresh port: the free port found may be taken by another
-	// program of this busy machine before Prometheus binds it.
-	for attempt := 0; attempt < 3 && url == ""; attempt++ {
-		port := strings.TrimPrefix(fixture.FreeAddr(t), "127.0.0.1:")
-		env = append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+t.TempDir(), "TRAFFICSIM_ADDR=")
-		up := exec.Command(filepath.Join(scripts, "up.sh"))
-		up.Env = env
-		var stderr strings.Builder
-		up.Stderr = &stderr
-		out, err := up.Output()
-		if err != nil {
-			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
-			// A server that started but never became ready is still ours to stop.
-			down := exec.Command(filepath.Join(scripts, "down.sh"))
-			down.Env = env
-			_ = down.Run()
-			continue
-		}
-		url = strings.TrimSpace(string(out))
-	}
-	if url == "" {
-		msg := "no Prometheus: " + strings.Join(msgs, "; ")
+		msg := "no Prometheus: " + err.Error()
 		if os.Getenv(framework.EnvRequired) == "1" {
 			t.Fatal(msg)
 		}
@@ -62,10 +34,8 @@ func startPrometheus(t *testing.T) (url string, stop func()) {
 			return
 		}
 		stopped = true
-		down := exec.Command(filepath.Join(scripts, "down.sh"))
-		down.Env = env
-		if out, err := down.CombinedOutput(); err != nil {
-			t.Errorf("test/prometheus/down.sh: %v\n%s", err, out)
+		if err := down(); err != nil {
+			t.Error(err)
 		}
 	}
 	t.Cleanup(stop)

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,31 +72,53 @@ func StartTrafficSim(dir, kubeconfig string) (*Process, string, error) {
 
 // StartPrometheus starts a Prometheus of its own (test/prometheus/up.sh, installing the
 // binary first if needed) on a free port, scraping the traffic simulator at simAddr ("" for
-// none). It returns the server's URL and a function that stops it and removes its state.
-func StartPrometheus(simAddr string) (string, func(), error) {
-	addr, err := FreeAddr()
-	if err != nil {
-		return "", nil, err
+// none). It tries three times, each on a fresh port: the port found free may be taken by
+// another program of a busy machine before Prometheus binds it. It returns the server's URL
+// and a function that stops it and removes its state (safe to call more than once; the
+// first call returns down.sh's error).
+func StartPrometheus(simAddr string) (string, func() error, error) {
+	scripts := prometheusScripts()
+	var msgs []string
+	for attempt := 0; attempt < 3; attempt++ {
+		addr, err := FreeAddr()
+		if err != nil {
+			return "", nil, err
+		}
+		port := addr[strings.LastIndex(addr, ":")+1:]
+		dir, err := os.MkdirTemp("", "tern-e2e-prometheus-")
+		if err != nil {
+			return "", nil, err
+		}
+		env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR="+simAddr)
+		down := func() error {
+			cmd := exec.Command(filepath.Join(scripts, "down.sh"), "--purge")
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("test/prometheus/down.sh: %w\n%s", err, out)
+			}
+			return nil
+		}
+		up := exec.Command(filepath.Join(scripts, "up.sh"))
+		up.Env = env
+		var stderr strings.Builder
+		up.Stderr = &stderr
+		out, err := up.Output()
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
+			// A server that started but never became ready is still ours to stop.
+			_ = down()
+			os.RemoveAll(dir)
+			continue
+		}
+		var once sync.Once
+		var downErr error
+		stop := func() error {
+			once.Do(func() { downErr = down() })
+			return downErr
+		}
+		return strings.TrimSpace(string(out)), stop, nil
 	}
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	dir, err := os.MkdirTemp("", "tern-e2e-prometheus-")
-	if err != nil {
-		return "", nil, err
-	}
-	env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR="+simAddr)
-	up := exec.Command(filepath.Join(prometheusScripts(), "up.sh"))
-	up.Env, up.Stderr = env, os.Stderr
-	out, err := up.Output()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("test/prometheus/up.sh: %w", err)
-	}
-	stop := func() {
-		down := exec.Command(filepath.Join(prometheusScripts(), "down.sh"), "--purge")
-		down.Env, down.Stderr = env, os.Stderr
-		_ = down.Run()
-	}
-	return strings.TrimSpace(string(out)), stop, nil
+	return "", nil, errors.New(strings.Join(msgs, "; "))
 }
 
 // prometheusScripts is test/prometheus of this module.
