@@ -192,21 +192,14 @@ func TestPrometheusDownErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	ar := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: down
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  metrics:
+	ar := givenRun(t, ns, runManifest("down", fmt.Sprintf(`  metrics:
   - name: up
     interval: 1s
     consecutiveErrorLimit: 1
     successCondition: result[0] == 1
     provider:
       prometheus: {address: %q, query: vector(1)}
-`, instanceID, prom))
+`, prom)))
 	ar.Until("a successful measurement", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Successful > 0
 	})
@@ -259,14 +252,7 @@ kind: Secret
 metadata: {name: api}
 stringData: {token: %q}
 `, token)))
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: api, key: token}}
   metrics:
@@ -283,7 +269,7 @@ spec:
       web:
         url: %s/metric
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv, srv)).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, srv, srv))).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if calls.Load() != 2 {
 		t.Errorf("%d calls, want 2", calls.Load())
 	}
@@ -314,14 +300,7 @@ kind: Secret
 metadata: {name: api}
 stringData: {token: wrong-t0ken}
 `))
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: api, key: token}}
   metrics:
@@ -331,7 +310,7 @@ spec:
       web:
         url: %s/metric?token={{args.token}}
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv)).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, srv))).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	raw, _ := json.Marshal(run)
 	if strings.Contains(string(raw), "wrong-t0ken") || !strings.Contains(run.Status.Message, "*****") {
 		t.Errorf("not redacted: %s", run.Status.Message)
@@ -345,21 +324,14 @@ func TestMissingSecretArg(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, calls := webServer(t, "x", true)
 	ns := framework.NewNamespace(t, "web-nosecret")
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: nope, key: token}}
   metrics:
   - name: ok
     provider:
       web: {url: "%s/metric?t={{args.token}}"}
-`, instanceID, srv)).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, srv))).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	if !strings.HasPrefix(run.Status.Message, "Unable to resolve metric arguments: ") || !strings.Contains(run.Status.Message, `"nope"`) || calls.Load() != 0 {
 		t.Errorf("message %q, %d calls", run.Status.Message, calls.Load())
 	}
@@ -372,14 +344,7 @@ func TestDryRunMetric(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, _ := webServer(t, "t", false)
 	ns := framework.NewNamespace(t, "dryrun")
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: dry
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  dryRun: [{metricName: would-fail}]
+	run := givenRun(t, ns, runManifest("dry", fmt.Sprintf(`  dryRun: [{metricName: would-fail}]
   metrics:
   - name: would-fail
     successCondition: result.data.ok == true
@@ -389,7 +354,7 @@ spec:
     successCondition: result.data.rate > 0.9
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
-`, instanceID, srv, srv)).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, srv, srv))).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if s := run.Status.DryRunSummary; s == nil || *s != (v1alpha1.RunSummary{Count: 1, Failed: 1}) {
 		t.Errorf("dryRunSummary %+v", s)
 	}
@@ -410,21 +375,14 @@ func TestTerminateAndTTL(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, _ := webServer(t, "t", true)
 	ns := framework.NewNamespace(t, "terminate")
-	ar := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: forever
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  ttlStrategy: {secondsAfterCompletion: 5}
+	ar := givenRun(t, ns, runManifest("forever", fmt.Sprintf(`  ttlStrategy: {secondsAfterCompletion: 5}
   metrics:
   - name: ok
     interval: 1s
     successCondition: result.data.ok
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
-`, instanceID, srv))
+`, srv)))
 	ar.Until("two measurements", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Count >= 2
 	})

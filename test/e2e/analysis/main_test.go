@@ -69,6 +69,18 @@ func givenRun(t *testing.T, ns, manifest string) *fixture.AnalysisRun {
 	return fixture.GivenRun(t, ns, instanceID, manifest)
 }
 
+// runManifest is an AnalysisRun named name, labelled for the suite's controller, with the
+// lines of its spec.
+func runManifest(name, spec string) string {
+	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+kind: AnalysisRun
+metadata:
+  name: %s
+  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
+spec:
+%s`, name, instanceID, spec)
+}
+
 func metaList(selector string) metav1.ListOptions { return metav1.ListOptions{LabelSelector: selector} }
 
 func metaObject(ns, name string) metav1.ObjectMeta {
