@@ -23,18 +23,13 @@ func TestAPIServerRestart(t *testing.T) {
 	ns, id, mon := newScenario(t, "chaos-apiserver")
 	startController(t, "controller", ns, id)
 	rnd := newRand(t)
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 3, `steps:
+	rollouts := givenRollouts(t, ns, id, rnd,
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")},
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 3, `steps:
 - setWeight: 34
 - pause: {duration: 2}
 - setWeight: 67
-- pause: {}`), "cn", id)))
-	rollouts := []*rollout{newRollout(t, ns, "bg"), newRollout(t, ns, "cn")}
-	for _, r := range rollouts {
-		r.WaitDone("nginx:1", updateTimeout)
-		stop := promoter(t, r, rnd)
-		defer stop()
-	}
+- pause: {}`)})
 	for u := 0; u < updates; u++ {
 		image := fmt.Sprintf("nginx:%d", u+2)
 		for _, r := range rollouts {

@@ -30,20 +30,15 @@ func TestConflictingWrites(t *testing.T) {
 	ns, id, mon := newScenario(t, "chaos-conflict")
 	ctl := startController(t, "controller", ns, id)
 	rnd := newRand(t)
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
+	rollouts := givenRollouts(t, ns, id, rnd,
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")},
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 25
 - pause: {duration: 1}
 - setWeight: 50
 - pause: {}
 - setWeight: 75
-- pause: {duration: 1}`), "cn", id)))
-	rollouts := []*rollout{newRollout(t, ns, "bg"), newRollout(t, ns, "cn")}
-	for _, r := range rollouts {
-		r.WaitDone("nginx:1", updateTimeout)
-		stop := promoter(t, r, rnd)
-		defer stop()
-	}
+- pause: {duration: 1}`)})
 
 	var writes, userConflicts atomic.Int64
 	var scaling atomic.Bool

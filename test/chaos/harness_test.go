@@ -183,3 +183,25 @@ func monitorResult(t testing.TB, m *framework.Monitor) int {
 	}
 	return len(vs)
 }
+
+// named is a manifest of a Rollout (with its Services) and the Rollout's name.
+type named struct{ name, manifest string }
+
+// givenRollouts is the Given of a scenario: it applies each manifest labelled with the
+// scenario's instance id and waits until its Rollout has settled on nginx:1; with rnd, a
+// promoter then plays the user of each until the test ends.
+func givenRollouts(t testing.TB, ns, id string, rnd *lockedRand, manifests ...named) []*rollout {
+	t.Helper()
+	var out []*rollout
+	for _, m := range manifests {
+		framework.Apply(t, ns, []byte(framework.WithInstanceID(m.manifest, m.name, id)))
+		out = append(out, newRollout(t, ns, m.name))
+	}
+	for _, r := range out {
+		r.WaitDone("nginx:1", updateTimeout)
+		if rnd != nil {
+			t.Cleanup(promoter(t, r, rnd))
+		}
+	}
+	return out
+}

@@ -71,16 +71,15 @@ spec:
     provider:
       prometheus: {address: %q, query: vector(1)}
 `, prom))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
+	rollouts := givenRollouts(t, ns, id, nil,
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 50
 - analysis: {templates: [{templateName: up}]}
-- setWeight: 100`), "cn", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
-prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
-	rollouts := []*rollout{newRollout(t, ns, "cn"), newRollout(t, ns, "bg")}
+- setWeight: 100`)},
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
+prePromotionAnalysis: {templates: [{templateName: up}]}`)})
 	stable := map[string]string{}
 	for _, r := range rollouts {
-		r.WaitDone("nginx:1", updateTimeout)
 		stable[r.Name] = r.Get().Status.StableRS
 		r.SetImage("nginx:2")
 		res.attempted++
