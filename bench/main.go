@@ -135,7 +135,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.idleSize, "idle-size", 0, "idle rollouts; default 1000, short 20")
 	fs.StringVar(&o.source, "source", "", "What the controller under test was built from, for the record (make bench sets it).")
 	fs.DurationVar(&o.idleDuration, "idle-duration", 0, "idle window; default 10m, short 15s")
-	fs.StringVar(&o.trafficsim, "trafficsim", "bin/bench/tern-trafficsim", "The traffic simulator binary (cmd/tern-trafficsim), for rollback-latency.")
+	fs.StringVar(&o.trafficsim, "trafficsim", "bin/bench/tern-trafficsim", "The traffic simulator binary (test/trafficsim), for rollback-latency.")
 	fs.StringVar(&o.promDir, "prometheus-scripts", "test/prometheus", "Directory of up.sh/down.sh starting Prometheus, for rollback-latency.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -1,5 +1,5 @@
 # Sourced by hack/demo.sh: a canary whose analysis step asks a real Prometheus for the new
-# version's success rate. The traffic simulator (cmd/tern-trafficsim) makes up request
+# version's success rate. The traffic simulator (test/trafficsim) makes up request
 # counters for every Ready rollout pod, half of them failing for images tagged bad-*;
 # Prometheus (test/prometheus) scrapes it every second.
 # shellcheck shell=bash
@@ -43,7 +43,7 @@ ready_pods() {
 
 say "Analysis walkthrough: a canary that checks the new version's success rate in Prometheus"
 mkdir -p "$AN_DIR"
-"${GO:-go}" build -o bin/tern-trafficsim ./cmd/tern-trafficsim
+"${GO:-go}" build -o bin/tern-trafficsim ./test/trafficsim
 bin/tern-trafficsim --kubeconfig "$KUBECONFIG" --listen "127.0.0.1:$SIM_PORT" >"$AN_DIR/trafficsim.log" 2>&1 &
 SIM_PID=$!
 wait_for "the traffic simulator" 30 curl -fsS "http://127.0.0.1:$SIM_PORT/healthz"

@@ -18,7 +18,7 @@ prometheus-down: ## stop the Prometheus of prometheus-up and delete its data
 	@$(PROMETHEUS_ENV) test/prometheus/down.sh --purge
 
 build-trafficsim: ## build bin/tern-trafficsim (fake request counters for Ready rollout pods)
-	$(GO) build -o bin/tern-trafficsim ./cmd/tern-trafficsim
+	$(GO) build -o bin/tern-trafficsim ./test/trafficsim
 
 trafficsim-up: build-trafficsim ## start the traffic simulator on 127.0.0.1:19091 against the local control plane
 	@mkdir -p $(TRAFFICSIM_DIR)

@@ -24,7 +24,7 @@ BENCH_SOURCE = $(if $(BENCH_REV),commit $(shell git rev-parse --short=12 $(BENCH
 bench-build: ## build the harness, the controller (BENCH_REV=rev: from a commit) and the traffic simulator into bin/bench/
 	@mkdir -p $(BENCH_BIN)
 	@GO=$(GO) bench/build-controller.sh $(BENCH_BIN)/tern-controller $(BENCH_REV)
-	$(GO) build -o $(BENCH_BIN)/tern-trafficsim ./cmd/tern-trafficsim
+	$(GO) build -o $(BENCH_BIN)/tern-trafficsim ./test/trafficsim
 	cd bench && $(GO) build -o ../$(BENCH_BIN)/bench .
 
 bench-cluster-up: cluster-build ## start the bench's private control plane (NODES=50 for N=1000)

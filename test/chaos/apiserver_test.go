@@ -23,30 +23,24 @@ func TestAPIServerRestart(t *testing.T) {
 	ns, id, mon := newScenario(t, "chaos-apiserver")
 	startController(t, "controller", ns, id)
 	rnd := newRand(t)
-	c := newClient(t)
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 3, `steps:
+	rollouts := givenRollouts(t, ns, id, rnd,
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 2, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")},
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 3, `steps:
 - setWeight: 34
 - pause: {duration: 2}
 - setWeight: 67
-- pause: {}`), "cn", id)))
-	rollouts := []*rollout{{t: t, c: c, ns: ns, name: "bg"}, {t: t, c: c, ns: ns, name: "cn"}}
-	for _, r := range rollouts {
-		r.waitDone("nginx:1")
-		stop := promoter(t, r, rnd)
-		defer stop()
-	}
+- pause: {}`)})
 	for u := 0; u < updates; u++ {
 		image := fmt.Sprintf("nginx:%d", u+2)
 		for _, r := range rollouts {
-			r.setImage(image)
+			r.SetImage(image)
 			res.attempted++
 		}
 		time.Sleep(rnd.duration(300*time.Millisecond, 4*time.Second))
 		framework.RestartAPIServer(t, rnd.duration(0, 2*time.Second))
 		res.faults++
 		for _, r := range rollouts {
-			r.waitDone(image)
+			r.WaitDone(image, updateTimeout)
 			res.completed++
 		}
 		t.Logf("update %d to %s complete across an API server restart", u+1, image)

@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
@@ -31,21 +30,15 @@ func TestConflictingWrites(t *testing.T) {
 	ns, id, mon := newScenario(t, "chaos-conflict")
 	ctl := startController(t, "controller", ns, id)
 	rnd := newRand(t)
-	c := newClient(t)
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2"), "bg", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
+	rollouts := givenRollouts(t, ns, id, rnd,
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 3, "autoPromotionEnabled: false\nscaleDownDelaySeconds: 2")},
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 25
 - pause: {duration: 1}
 - setWeight: 50
 - pause: {}
 - setWeight: 75
-- pause: {duration: 1}`), "cn", id)))
-	rollouts := []*rollout{{t: t, c: c, ns: ns, name: "bg"}, {t: t, c: c, ns: ns, name: "cn"}}
-	for _, r := range rollouts {
-		r.waitDone("nginx:1")
-		stop := promoter(t, r, rnd)
-		defer stop()
-	}
+- pause: {duration: 1}`)})
 
 	var writes, userConflicts atomic.Int64
 	var scaling atomic.Bool
@@ -64,11 +57,11 @@ func TestConflictingWrites(t *testing.T) {
 			var err error
 			switch op {
 			case 0:
-				err = r.rawPatch(fmt.Sprintf(`{"metadata":{"labels":{"chaos-edit":"e%d"}}}`, n))
+				err = r.TryPatch(false, types.MergePatchType, fmt.Sprintf(`{"metadata":{"labels":{"chaos-edit":"e%d"}}}`, n))
 			case 1:
-				err = r.rawPatch(fmt.Sprintf(`{"metadata":{"annotations":{"chaos.tern.dev/note":"edit %d"}}}`, n))
+				err = r.TryPatch(false, types.MergePatchType, fmt.Sprintf(`{"metadata":{"annotations":{"chaos.tern.dev/note":"edit %d"}}}`, n))
 			case 2:
-				err = r.edit(func(ro *v1alpha1.Rollout) {
+				err = r.TryEdit(func(ro *v1alpha1.Rollout) {
 					if ro.Annotations == nil {
 						ro.Annotations = map[string]string{}
 					}
@@ -79,7 +72,7 @@ func TestConflictingWrites(t *testing.T) {
 					continue
 				}
 			case 3:
-				err = r.rawPatch(fmt.Sprintf(`{"spec":{"replicas":%d}}`, 3+rnd.intN(3)))
+				err = r.TryPatch(false, types.MergePatchType, fmt.Sprintf(`{"spec":{"replicas":%d}}`, 3+rnd.intN(3)))
 			}
 			if err == nil {
 				writes.Add(1)
@@ -93,7 +86,7 @@ func TestConflictingWrites(t *testing.T) {
 		image := fmt.Sprintf("nginx:%d", u+2)
 		scaling.Store(true)
 		for _, r := range rollouts {
-			r.setImage(image)
+			r.SetImage(image)
 			res.attempted++
 		}
 		// Replica edits stop for the end of each update, so that it can settle on a count;
@@ -101,7 +94,7 @@ func TestConflictingWrites(t *testing.T) {
 		time.Sleep(rnd.duration(2*time.Second, 6*time.Second))
 		scaling.Store(false)
 		for _, r := range rollouts {
-			r.waitDone(image)
+			r.WaitDone(image, updateTimeout)
 			res.completed++
 		}
 		t.Logf("update %d to %s complete; %d conflicting writes so far", u+1, image, writes.Load())
@@ -120,21 +113,4 @@ func TestConflictingWrites(t *testing.T) {
 	res.violations = monitorResult(t, mon)
 	res.note = fmt.Sprintf("controller 409s: %v; the editor's own stale Updates refused: %d; %d changes checked",
 		conflicts, userConflicts.Load(), mon.Changes())
-}
-
-// rawPatch merge-patches the Rollout's metadata or spec, as another client would.
-func (r *rollout) rawPatch(patch string) error {
-	ro := &v1alpha1.Rollout{}
-	ro.Namespace, ro.Name = r.ns, r.name
-	return r.c.Patch(context.Background(), ro, client.RawPatch(types.MergePatchType, []byte(patch)))
-}
-
-// edit reads the Rollout and writes it back whole with a change, as `kubectl edit` does.
-func (r *rollout) edit(change func(*v1alpha1.Rollout)) error {
-	ro, err := r.get()
-	if err != nil {
-		return err
-	}
-	change(ro)
-	return r.c.Update(context.Background(), ro)
 }

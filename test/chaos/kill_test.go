@@ -56,7 +56,7 @@ func killDuring(t testing.TB, target killable, r *rollout, image string, mon *fr
 			}
 			time.Sleep(rnd.duration(0, 400*time.Millisecond))
 		}
-		if ok, _ := r.done(image); ok {
+		if ok, _ := r.Done(image); ok {
 			break
 		}
 		target.killOne(t)
@@ -91,20 +91,20 @@ func killScenario(t *testing.T, scenario string, leaders bool, manifest func(nam
 		target = single{startController(t, "controller", ns, id)}
 	}
 	rnd := newRand(t)
-	r := &rollout{t: t, c: newClient(t), ns: ns, name: "app"}
+	r := newRollout(t, ns, "app")
 	framework.Apply(t, ns, []byte(framework.WithInstanceID(manifest("app", "nginx:1"), "app", id)))
-	r.waitDone("nginx:1")
+	r.WaitDone("nginx:1", updateTimeout)
 	stop := promoter(t, r, rnd)
 	defer stop()
 	// Beyond the planned updates only if the updates were too quick to take their kills.
 	for u := 0; res.killPoints < budget && u < 3*planned; u++ {
 		image := fmt.Sprintf("nginx:%d", u+2)
 		res.attempted++
-		r.setImage(image)
+		r.SetImage(image)
 		k := killDuring(t, target, r, image, mon, rnd, min(perUpdate, budget-res.killPoints))
 		res.killPoints += k
 		res.faults += k
-		r.waitDone(image)
+		r.WaitDone(image, updateTimeout)
 		res.completed++
 		t.Logf("update %d to %s complete after %d kills (%d of %d kill points)", u+1, image, k, res.killPoints, budget)
 	}

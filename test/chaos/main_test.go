@@ -25,15 +25,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
@@ -63,54 +60,45 @@ var clusterEnv = []struct{ ours, theirs, def string }{
 var (
 	// long is true under `make chaos`.
 	long bool
-	// controllerBin is the tern-controller built for this run.
-	controllerBin string
 	// seed makes the kill points of a run reproducible (as far as timing allows).
 	seed uint64
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	// The suite's clients log nothing worth reading; without a logger controller-runtime
-	// prints a warning with a stack trace instead.
-	ctrllog.SetLogger(logr.Discard())
 	long = os.Getenv(envChaos) == "1"
 	seed = uint64(time.Now().UnixNano())
 	if s := os.Getenv(envSeed); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s=%q: %v\n", envSeed, s, err)
-			return 2
+			os.Exit(2)
 		}
 		seed = n
 	}
-	if long {
-		stop, err := startOwnCluster()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chaos: starting the suite's control plane:", err)
-			return 1
-		}
-		defer stop()
-	}
-	if os.Getenv(framework.EnvKubeconfig) == "" {
-		return m.Run() // every test skips, or fails when required
-	}
-	dir, err := os.MkdirTemp("", "tern-chaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	controllerBin, err = framework.BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-controller")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "chaos: %s form, seed %d (%s=%d repeats the kill points)\n", form(), seed, envSeed, seed)
-	code := m.Run()
+	fixture.Main(m, fixture.Options{
+		Name: "chaos",
+		// Under make chaos, the suite's own control plane; each scenario starts its own
+		// controllers (startController).
+		Before: func() (func(), error) {
+			if !long {
+				return nil, nil
+			}
+			stop, err := startOwnCluster()
+			if err != nil {
+				return nil, fmt.Errorf("chaos: starting the suite's control plane: %w", err)
+			}
+			return stop, nil
+		},
+		Setup: func(string) error {
+			fmt.Fprintf(os.Stderr, "chaos: %s form, seed %d (%s=%d repeats the kill points)\n", form(), seed, envSeed, seed)
+			return nil
+		},
+		After: printReport,
+	})
+}
+
+// printReport prints the report table, or writes it to TERN_CHAOS_REPORT.
+func printReport(code int) int {
 	table := report.table()
 	path := os.Getenv(envReport)
 	if path == "" {
@@ -213,11 +201,7 @@ func startOwnCluster() (func(), error) {
 }
 
 func repoRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("cannot find the suite's source path")
-	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	root := fixture.RepoRoot()
 	if _, err := os.Stat(filepath.Join(root, "test", "cluster", "up.sh")); err != nil {
 		return "", err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,43 +11,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
-// startPrometheus starts a Prometheus of the scenario's own (test/prometheus/up.sh, a free
-// port, a temporary directory) and returns its URL and how to stop it. It skips the test
+// startPrometheus starts a Prometheus of the scenario's own (framework.StartPrometheus) and
+// returns its URL and how to stop it, which the test's end does too. It skips the test
 // when no Prometheus can be had, or fails it when e2e tests are required.
 func startPrometheus(t *testing.T) (url string, stop func()) {
 	t.Helper()
-	root, err := repoRoot()
+	url, down, err := framework.StartPrometheus("")
 	if err != nil {
-		t.Fatal(err)
-	}
-	scripts := filepath.Join(root, "test", "prometheus")
-	var env []string
-	var msgs []string
-	// A few attempts, each on a fresh port: the free port found may be taken by another
-	// program of this busy machine before Prometheus binds it.
-	for attempt := 0; attempt < 3 && url == ""; attempt++ {
-		port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
-		env = append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+t.TempDir(), "TRAFFICSIM_ADDR=")
-		up := exec.Command(filepath.Join(scripts, "up.sh"))
-		up.Env = env
-		var stderr strings.Builder
-		up.Stderr = &stderr
-		out, err := up.Output()
-		if err != nil {
-			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
-			// A server that started but never became ready is still ours to stop.
-			down := exec.Command(filepath.Join(scripts, "down.sh"))
-			down.Env = env
-			_ = down.Run()
-			continue
-		}
-		url = strings.TrimSpace(string(out))
-	}
-	if url == "" {
-		msg := "no Prometheus: " + strings.Join(msgs, "; ")
+		msg := "no Prometheus: " + err.Error()
 		if os.Getenv(framework.EnvRequired) == "1" {
 			t.Fatal(msg)
 		}
@@ -61,10 +34,8 @@ func startPrometheus(t *testing.T) (url string, stop func()) {
 			return
 		}
 		stopped = true
-		down := exec.Command(filepath.Join(scripts, "down.sh"))
-		down.Env = env
-		if out, err := down.CombinedOutput(); err != nil {
-			t.Errorf("test/prometheus/down.sh: %v\n%s", err, out)
+		if err := down(); err != nil {
+			t.Error(err)
 		}
 	}
 	t.Cleanup(stop)
@@ -85,7 +56,7 @@ func TestPrometheusDown(t *testing.T) {
 	ns, id, mon := newScenario(t, "chaos-prometheus")
 	ctl := startController(t, "controller", ns, id)
 	rnd := newRand(t)
-	c := newClient(t)
+	c := fixture.Client(t)
 	// count is far beyond the test: only an error ends these runs.
 	framework.Apply(t, ns, fmt.Appendf(nil, `apiVersion: argoproj.io/v1alpha1
 kind: AnalysisTemplate
@@ -100,18 +71,17 @@ spec:
     provider:
       prometheus: {address: %q, query: vector(1)}
 `, prom))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("cn", "nginx:1", 4, `steps:
+	rollouts := givenRollouts(t, ns, id, nil,
+		named{"cn", framework.CanaryManifest("cn", "nginx:1", 4, `steps:
 - setWeight: 50
 - analysis: {templates: [{templateName: up}]}
-- setWeight: 100`), "cn", id)))
-	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.BlueGreenManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
-prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
-	rollouts := []*rollout{{t: t, c: c, ns: ns, name: "cn"}, {t: t, c: c, ns: ns, name: "bg"}}
+- setWeight: 100`)},
+		named{"bg", framework.BlueGreenManifest("bg", "nginx:1", 2, `scaleDownDelaySeconds: 2
+prePromotionAnalysis: {templates: [{templateName: up}]}`)})
 	stable := map[string]string{}
 	for _, r := range rollouts {
-		r.waitDone("nginx:1")
-		stable[r.name] = r.mustGet().Status.StableRS
-		r.setImage("nginx:2")
+		stable[r.Name] = r.Get().Status.StableRS
+		r.SetImage("nginx:2")
 		res.attempted++
 	}
 
@@ -124,7 +94,7 @@ prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
 		for i := range list.Items {
 			run := &list.Items[i]
 			for _, ref := range run.OwnerReferences {
-				if ref.Name == r.name && run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != stable[r.name] {
+				if ref.Name == r.Name && run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != stable[r.Name] {
 					return run
 				}
 			}
@@ -135,8 +105,8 @@ prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
 		framework.Eventually(t, updateTimeout, func() (bool, string) {
 			run := runOf(r)
 			if run == nil {
-				ro, _ := r.get()
-				return false, fmt.Sprintf("no AnalysisRun for %s yet: %+v", r.name, ro.Status)
+				ro, _ := r.TryGet()
+				return false, fmt.Sprintf("no AnalysisRun for %s yet: %+v", r.Name, ro.Status)
 			}
 			return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Successful >= 2,
 				fmt.Sprintf("run %s: %s %+v", run.Name, run.Status.Phase, run.Status.MetricResults)
@@ -161,30 +131,30 @@ prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
 				return false, "run gone"
 			}
 			if run.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
-				t.Fatalf("run %s of %s became Successful without its Prometheus: %s", run.Name, r.name, run.Status.Message)
+				t.Fatalf("run %s of %s became Successful without its Prometheus: %s", run.Name, r.Name, run.Status.Message)
 			}
 			return run.Status.Phase.Completed(), fmt.Sprintf("run %s: %s %q", run.Name, run.Status.Phase, run.Status.Message)
 		})
 		if p := run.Status.Phase; p != v1alpha1.AnalysisPhaseError && p != v1alpha1.AnalysisPhaseInconclusive {
-			t.Errorf("run %s of %s ended %s, want Error or Inconclusive: %s", run.Name, r.name, p, run.Status.Message)
+			t.Errorf("run %s of %s ended %s, want Error or Inconclusive: %s", run.Name, r.Name, p, run.Status.Message)
 		}
 		if !strings.Contains(run.Status.Message, "consecutiveErrorLimit (2)") {
 			t.Errorf("run %s message %q does not name the consecutiveErrorLimit it passed", run.Name, run.Status.Message)
 		}
 		var how string
 		framework.Eventually(t, updateTimeout, func() (bool, string) {
-			ok, why := r.fellBack(stable[r.name])
+			ok, why := fellBack(r, stable[r.Name])
 			how = why
 			return ok, why
 		})
 		res.completed++
-		outcomes = append(outcomes, fmt.Sprintf("%s %s, run %s", r.name, how, run.Status.Phase))
+		outcomes = append(outcomes, fmt.Sprintf("%s %s, run %s", r.Name, how, run.Status.Phase))
 	}
 	// And nothing moves on afterwards (a run that errored stays the verdict).
 	framework.Consistently(t, 5*time.Second, func() (bool, string) {
 		for _, r := range rollouts {
-			if ok, why := r.fellBack(stable[r.name]); !ok {
-				return false, r.name + ": " + why
+			if ok, why := fellBack(r, stable[r.Name]); !ok {
+				return false, r.Name + ": " + why
 			}
 			if run := runOf(r); run != nil && run.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
 				return false, "run " + run.Name + " became Successful"
@@ -199,8 +169,8 @@ prePromotionAnalysis: {templates: [{templateName: up}]}`), "bg", id)))
 // fellBack reports whether the rollout stopped its update on the stable version: aborted
 // (or paused waiting for a user), status.stableRS unchanged and its Services on the stable
 // version. how says which, or what is missing.
-func (r *rollout) fellBack(stableHash string) (ok bool, how string) {
-	ro, err := r.get()
+func fellBack(r *rollout, stableHash string) (ok bool, how string) {
+	ro, err := r.TryGet()
 	if err != nil {
 		return false, err.Error()
 	}
@@ -230,7 +200,7 @@ func (r *rollout) fellBack(stableHash string) (ok bool, how string) {
 		}
 	}
 	for _, name := range svcs {
-		if got := r.selectorOf(name); got != stableHash {
+		if got := r.TrySelector(name); got != stableHash {
 			return false, fmt.Sprintf("service %s selects %q; %s", name, got, desc)
 		}
 	}

@@ -62,25 +62,25 @@ spec:
 	framework.Apply(t, ns, []byte(framework.WithInstanceID(framework.CanaryManifest("app", "nginx:1", 2, `steps:
 - setWeight: 50
 - analysis: {templates: [{templateName: with-secret}]}`), "app", id)))
-	r := &rollout{t: t, c: newClient(t), ns: ns, name: "app"}
-	r.waitDone("nginx:1")
-	r.setImage("nginx:2")
-	r.waitDone("nginx:2")
+	r := newRollout(t, ns, "app")
+	r.WaitDone("nginx:1", updateTimeout)
+	r.SetImage("nginx:2")
+	r.WaitDone("nginx:2", updateTimeout)
 
 	where := map[string]string{}
-	log, err := os.ReadFile(ctl.logPath)
+	log, err := os.ReadFile(ctl.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	where["the controller's log"] = string(log)
 	events := &corev1.EventList{}
-	if err := r.c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
+	if err := r.C.List(context.Background(), events, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	where["Events"] = mustJSON(t, events)
-	where["the Rollout"] = mustJSON(t, r.mustGet())
+	where["the Rollout"] = mustJSON(t, r.Get())
 	runs := &v1alpha1.AnalysisRunList{}
-	if err := r.c.List(context.Background(), runs, client.InNamespace(ns)); err != nil {
+	if err := r.C.List(context.Background(), runs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	if len(runs.Items) == 0 {

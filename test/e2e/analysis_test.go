@@ -3,72 +3,22 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/actions"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
 // Rollouts that run Prometheus analysis (compat.md §3.4) on the shared controller. The
 // traffic simulator serves request counters for every Ready rollout pod (half of them 500s
 // for images tagged bad-*) and a Prometheus of the suite scrapes it; both are started by
-// the first test that needs them and stopped when the suite ends (stopAnalysisEnv).
-
-var analysisEnv struct {
-	once     sync.Once
-	err      error
-	dir      string
-	sim      *framework.Process
-	simAddr  string
-	promURL  string
-	stopProm func()
-}
-
-// needAnalysisEnv returns the suite's Prometheus URL and the simulator's address, skipping
-// (or failing, when e2e tests are required) without them.
-func needAnalysisEnv(t *testing.T) (promURL, simAddr string) {
-	t.Helper()
-	kubeconfig := framework.Kubeconfig(t)
-	e := &analysisEnv
-	e.once.Do(func() {
-		if e.dir, e.err = os.MkdirTemp("", "tern-e2e-analysis-"); e.err != nil {
-			return
-		}
-		if e.sim, e.simAddr, e.err = framework.StartTrafficSim(e.dir, kubeconfig); e.err != nil {
-			return
-		}
-		e.promURL, e.stopProm, e.err = framework.StartPrometheus(e.simAddr)
-	})
-	if e.err != nil {
-		if os.Getenv(framework.EnvRequired) == "1" {
-			t.Fatalf("no Prometheus and traffic simulator: %v", e.err)
-		}
-		t.Skipf("no Prometheus and traffic simulator: %v", e.err)
-	}
-	return e.promURL, e.simAddr
-}
-
-// stopAnalysisEnv stops what needAnalysisEnv started; TestMain calls it.
-func stopAnalysisEnv() {
-	e := &analysisEnv
-	if e.stopProm != nil {
-		e.stopProm()
-	}
-	if e.sim != nil {
-		e.sim.Stop()
-	}
-	if e.dir != "" {
-		os.RemoveAll(e.dir)
-	}
-}
+// the first test that needs them (fixture.NeedAnalysis) and stopped when the suite ends.
 
 // successRateTemplate is an AnalysisTemplate measuring the success rate of one version's
 // simulated traffic: count measurements interval apart, failing below 90%.
@@ -107,37 +57,6 @@ args:
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}`, template)
 }
 
-// run reads one of the rollout's AnalysisRuns.
-func (r *rollout) run(name string) *v1alpha1.AnalysisRun {
-	r.t.Helper()
-	ar := &v1alpha1.AnalysisRun{}
-	if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: name}, ar); err != nil {
-		r.t.Fatalf("reading analysisrun %s/%s: %v", r.ns, name, err)
-	}
-	return ar
-}
-
-// stableServes checks that the stable version alone serves: the Service selects it and
-// all its pods are Ready.
-func (r *rollout) stableServes(svc, stable string, replicas int) {
-	r.t.Helper()
-	if got := r.selector(svc); got != stable {
-		r.t.Fatalf("service %s selects %q, want the stable %q", svc, got, stable)
-	}
-	if n := r.readyPods(stable); n != replicas {
-		r.t.Fatalf("%d ready pods of the stable version, want %d", n, replicas)
-	}
-}
-
-func hasEvent(r *rollout, reason string) bool {
-	for _, e := range r.events() {
-		if e == reason {
-			return true
-		}
-	}
-	return false
-}
-
 // stepAnalysisCanary: 2 replicas, setWeight 50, the analysis step, then done.
 func stepAnalysisCanary(name, image, template string) string {
 	return framework.CanaryManifest(name, image, 2, `steps:
@@ -150,61 +69,61 @@ func stepAnalysisCanary(name, image, template string) string {
 // (named and labelled as the contract says) succeeds and the rollout completes by itself.
 func TestAnalysisCanaryStepSucceeds(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-step-ok")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r := fixture.Given(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 
-	r.setImage("argoproj/rollouts-demo:green")
-	ro := r.until("the step's run", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.SetImage("argoproj/rollouts-demo:green")
+	ro := r.Until("the step's run", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Canary.CurrentStepAnalysisRunStatus != nil
 	})
 	name := ro.Status.Canary.CurrentStepAnalysisRunStatus.Name
 	if want := "web-" + ro.Status.CurrentPodHash + "-2-1"; name != want {
 		t.Fatalf("run %s, want %s", name, want)
 	}
-	ar := r.run(name)
+	ar := r.AnalysisRun(name)
 	for k, v := range map[string]string{"rollout-type": "Step", "step-index": "1", "rollouts-pod-template-hash": ro.Status.CurrentPodHash, "app": "web"} {
 		if ar.Labels[k] != v {
 			t.Fatalf("run label %s=%q, want %q (labels %v)", k, ar.Labels[k], v, ar.Labels)
 		}
 	}
-	ro = r.phase(v1alpha1.RolloutPhaseHealthy, 2*timeout)
+	ro = r.Phase(v1alpha1.RolloutPhaseHealthy, 2*timeout)
 	if ro.Status.StableRS != ro.Status.CurrentPodHash {
 		t.Fatalf("stable %s, want %s", ro.Status.StableRS, ro.Status.CurrentPodHash)
 	}
-	if ar := r.run(name); ar.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+	if ar := r.AnalysisRun(name); ar.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
 		t.Fatalf("run %s ended %s: %s", name, ar.Status.Phase, ar.Status.Message)
 	}
-	r.stableServes("web-stable", ro.Status.StableRS, 2)
+	r.StableServes("web-stable", ro.Status.StableRS, 2)
 }
 
 // Given the same canary, When a bad-* version (half its requests fail) is deployed, Then
 // the run fails and the rollout aborts on its own, the stable version serving alone.
 func TestAnalysisCanaryStepFailsAborts(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-step-bad")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
+	r := fixture.Given(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
-	r.setImage("argoproj/rollouts-demo:bad-red")
-	ro := r.phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
+	r.SetImage("argoproj/rollouts-demo:bad-red")
+	ro := r.Phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
 	if !strings.Contains(ro.Status.Message, `RolloutAborted: Rollout aborted update to revision 2: Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)`) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
 	if ro.Status.StableRS != stable {
 		t.Fatalf("stable moved to %s", ro.Status.StableRS)
 	}
-	r.until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.Until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.UpdatedReplicas == 0 && ro.Status.AvailableReplicas == 2
 	})
-	r.stableServes("web-stable", stable, 2)
-	r.stableServes("web-canary", stable, 2)
-	if !hasEvent(r, "AnalysisRunFailed") {
-		t.Fatalf("no AnalysisRunFailed event: %v", r.events())
+	r.StableServes("web-stable", stable, 2)
+	r.StableServes("web-canary", stable, 2)
+	if !r.HasEvent("AnalysisRunFailed") {
+		t.Fatalf("no AnalysisRunFailed event: %v", r.Events())
 	}
 }
 
@@ -213,29 +132,29 @@ func TestAnalysisCanaryStepFailsAborts(t *testing.T) {
 // nobody to promote it.
 func TestAnalysisCanaryBackgroundFailsAborts(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-background")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 3, "")))
-	r := givenYAML(t, ns, "web", framework.CanaryManifest("web", "argoproj/rollouts-demo:blue", 2, `analysis:
+	r := fixture.Given(t, ns, "web", framework.CanaryManifest("web", "argoproj/rollouts-demo:blue", 2, `analysis:
 `+framework.Indent(analysisRef("success-rate"), 2)+`
 steps:
 - setWeight: 50
 - pause: {}`))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
-	r.setImage("argoproj/rollouts-demo:bad-red")
-	ro := r.until("the background run", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.SetImage("argoproj/rollouts-demo:bad-red")
+	ro := r.Until("the background run", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Canary.CurrentBackgroundAnalysisRunStatus != nil
 	})
 	if want := "web-" + ro.Status.CurrentPodHash + "-2"; ro.Status.Canary.CurrentBackgroundAnalysisRunStatus.Name != want {
 		t.Fatalf("background run %s, want %s", ro.Status.Canary.CurrentBackgroundAnalysisRunStatus.Name, want)
 	}
-	ro = r.phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
+	ro = r.Phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
 	if !strings.Contains(ro.Status.Message, `assessed Failed`) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
-	r.until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool { return ro.Status.UpdatedReplicas == 0 })
-	r.stableServes("web-stable", stable, 2)
+	r.Until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool { return ro.Status.UpdatedReplicas == 0 })
+	r.StableServes("web-stable", stable, 2)
 }
 
 // Given a blue-green with pre-promotion analysis, When a bad version comes up behind the
@@ -243,17 +162,17 @@ steps:
 // selects the bad version.
 func TestAnalysisBlueGreenPrePromotionFails(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-bg-pre")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "prePromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
+	r := fixture.Given(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "prePromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
-	r.setImage("argoproj/rollouts-demo:bad-red")
+	r.SetImage("argoproj/rollouts-demo:bad-red")
 	bad := ""
-	ro := r.until("the abort, the active Service on the stable version throughout", 2*timeout, func(ro *v1alpha1.Rollout) bool {
+	ro := r.Until("the abort, the active Service on the stable version throughout", 2*timeout, func(ro *v1alpha1.Rollout) bool {
 		bad = ro.Status.CurrentPodHash
-		if got := r.selector("web-active"); got != stable {
+		if got := r.Selector("web-active"); got != stable {
 			t.Fatalf("the active Service selects %q, not the stable %q", got, stable)
 		}
 		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
@@ -264,35 +183,35 @@ func TestAnalysisBlueGreenPrePromotionFails(t *testing.T) {
 	if pre := ro.Status.BlueGreen.PrePromotionAnalysisRunStatus; pre == nil || pre.Name != "web-"+bad+"-2-pre" || pre.Status != v1alpha1.AnalysisPhaseFailed {
 		t.Fatalf("prePromotionAnalysisRunStatus %+v", pre)
 	}
-	r.stableServes("web-active", stable, 2)
+	r.StableServes("web-active", stable, 2)
 }
 
 // Given a blue-green with post-promotion analysis, When a bad version is switched to, Then
 // the run fails and the active Service goes back to the stable version, which stayed up.
 func TestAnalysisBlueGreenPostPromotionFailsSwitchesBack(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-bg-post")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "2s", 2, "")))
-	r := givenYAML(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "postPromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
+	r := fixture.Given(t, ns, "web", bgManifest("web", "argoproj/rollouts-demo:blue", 2, "postPromotionAnalysis:\n"+framework.Indent(analysisRef("success-rate"), 2), ""))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
-	r.setImage("argoproj/rollouts-demo:bad-red")
-	ro := r.until("the switch to the new version", timeout, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.CurrentPodHash != stable && r.selector("web-active") == ro.Status.CurrentPodHash
+	r.SetImage("argoproj/rollouts-demo:bad-red")
+	ro := r.Until("the switch to the new version", timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.CurrentPodHash != stable && r.Selector("web-active") == ro.Status.CurrentPodHash
 	})
 	if ro.Status.StableRS != stable {
 		t.Fatalf("stableRS %s moved before the verification", ro.Status.StableRS)
 	}
-	ro = r.phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
+	ro = r.Phase(v1alpha1.RolloutPhaseDegraded, 2*timeout)
 	if !strings.Contains(ro.Status.Message, "Blue/green post-promotion analysis phase error/failed") {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
-	r.until("the active Service back on the stable version", timeout, func(*v1alpha1.Rollout) bool {
-		return r.selector("web-active") == stable
+	r.Until("the active Service back on the stable version", timeout, func(*v1alpha1.Rollout) bool {
+		return r.Selector("web-active") == stable
 	})
-	r.stableServes("web-active", stable, 2)
-	if ro := r.get(); ro.Status.StableRS != stable {
+	r.StableServes("web-active", stable, 2)
+	if ro := r.Get(); ro.Status.StableRS != stable {
 		t.Fatalf("stableRS %s", ro.Status.StableRS)
 	}
 }
@@ -302,7 +221,7 @@ func TestAnalysisBlueGreenPostPromotionFailsSwitchesBack(t *testing.T) {
 // that cannot measure never promotes.
 func TestAnalysisPrometheusDownAborts(t *testing.T) {
 	t.Parallel()
-	_, simAddr := needAnalysisEnv(t)
+	_, simAddr := fixture.NeedAnalysis(t)
 	prom, stop, err := framework.StartPrometheus(simAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -310,16 +229,16 @@ func TestAnalysisPrometheusDownAborts(t *testing.T) {
 	defer stop()
 	ns := framework.NewNamespace(t, "an-prom-down")
 	framework.Apply(t, ns, []byte(successRateTemplate("success-rate", prom, "1s", 120, "consecutiveErrorLimit: 1")))
-	r := givenYAML(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
+	r := fixture.Given(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "success-rate"))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.StableRS
 
-	r.setImage("argoproj/rollouts-demo:green")
-	ro := r.until("the step's run", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.SetImage("argoproj/rollouts-demo:green")
+	ro := r.Until("the step's run", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Canary.CurrentStepAnalysisRunStatus != nil
 	})
 	name := ro.Status.Canary.CurrentStepAnalysisRunStatus.Name
 	framework.Eventually(t, timeout, func() (bool, string) {
-		ar := r.run(name)
+		ar := r.AnalysisRun(name)
 		for _, m := range ar.Status.MetricResults {
 			if m.Successful > 0 {
 				return true, ""
@@ -328,7 +247,7 @@ func TestAnalysisPrometheusDownAborts(t *testing.T) {
 		return false, fmt.Sprintf("waiting for a successful measurement; run %s %+v", ar.Status.Phase, ar.Status.MetricResults)
 	})
 	stop()
-	ro = r.until("the abort", timeout, func(ro *v1alpha1.Rollout) bool {
+	ro = r.Until("the abort", timeout, func(ro *v1alpha1.Rollout) bool {
 		if ro.Status.StableRS != stable {
 			t.Fatalf("promoted to %s while Prometheus was down", ro.Status.StableRS)
 		}
@@ -337,37 +256,37 @@ func TestAnalysisPrometheusDownAborts(t *testing.T) {
 	if !strings.Contains(ro.Status.Message, `assessed Error`) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
-	if ar := r.run(name); ar.Status.Phase != v1alpha1.AnalysisPhaseError {
+	if ar := r.AnalysisRun(name); ar.Status.Phase != v1alpha1.AnalysisPhaseError {
 		t.Fatalf("run %s", ar.Status.Phase)
 	}
-	r.until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool { return ro.Status.UpdatedReplicas == 0 })
-	r.stableServes("web-stable", stable, 2)
+	r.Until("the canary scaled away", timeout, func(ro *v1alpha1.Rollout) bool { return ro.Status.UpdatedReplicas == 0 })
+	r.StableServes("web-stable", stable, 2)
 }
 
 // Given an analysis step whose result satisfies neither condition, Then the rollout pauses
 // (InconclusiveAnalysisRun) and stays at the step until promoted, then completes.
 func TestAnalysisInconclusivePausesUntilPromote(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-inconclusive")
 	framework.Apply(t, ns, []byte(strings.Replace(successRateTemplate("undecided", prom, "1s", 1, "failureCondition: result[0] < 0"),
 		"successCondition: result[0] >= 0.9", "successCondition: result[0] > 2", 1)))
-	r := givenYAML(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "undecided"))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r := fixture.Given(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "undecided"))
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 
-	r.setImage("argoproj/rollouts-demo:green")
-	ro := r.phase(v1alpha1.RolloutPhasePaused, 2*timeout)
-	if ro.Status.Message != "InconclusiveAnalysisRun" || stepIndex(ro) != 1 {
-		t.Fatalf("paused with %q at step %d", ro.Status.Message, stepIndex(ro))
+	r.SetImage("argoproj/rollouts-demo:green")
+	ro := r.Phase(v1alpha1.RolloutPhasePaused, 2*timeout)
+	if ro.Status.Message != "InconclusiveAnalysisRun" || fixture.StepIndex(ro) != 1 {
+		t.Fatalf("paused with %q at step %d", ro.Status.Message, fixture.StepIndex(ro))
 	}
 	framework.Consistently(t, 3*time.Second, func() (bool, string) {
-		ro := r.get()
-		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && stepIndex(ro) == 1, fmt.Sprintf("phase %s step %d", ro.Status.Phase, stepIndex(ro))
+		ro := r.Get()
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && fixture.StepIndex(ro) == 1, fmt.Sprintf("phase %s step %d", ro.Status.Phase, fixture.StepIndex(ro))
 	})
-	if _, err := actions.Promote(context.Background(), r.c, client.ObjectKey{Namespace: ns, Name: "web"}, false); err != nil {
+	if _, err := actions.Promote(context.Background(), r.C, client.ObjectKey{Namespace: ns, Name: "web"}, false); err != nil {
 		t.Fatal(err)
 	}
-	ro = r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	ro = r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	if ro.Status.StableRS != ro.Status.CurrentPodHash {
 		t.Fatalf("stable %s, want %s", ro.Status.StableRS, ro.Status.CurrentPodHash)
 	}
@@ -377,13 +296,13 @@ func TestAnalysisInconclusivePausesUntilPromote(t *testing.T) {
 // InvalidSpec naming the template, and recovers when the template is created.
 func TestAnalysisMissingTemplateRecovers(t *testing.T) {
 	t.Parallel()
-	prom, _ := needAnalysisEnv(t)
+	prom, _ := fixture.NeedAnalysis(t)
 	ns := framework.NewNamespace(t, "an-missing")
-	r := givenYAML(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "later"))
-	ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	r := fixture.Given(t, ns, "web", stepAnalysisCanary("web", "argoproj/rollouts-demo:blue", "later"))
+	ro := r.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
 	if !strings.Contains(ro.Status.Message, `analysistemplates.argoproj.io "later" not found`) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
 	framework.Apply(t, ns, []byte(successRateTemplate("later", prom, "2s", 2, "")))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
@@ -61,8 +62,8 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "badinput")
 	mon := framework.StartMonitor(t, ns)
-	good := givenYAML(t, ns, "good", framework.CanaryManifest("good", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {duration: 1}"))
-	good.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	good := fixture.Given(t, ns, "good", framework.CanaryManifest("good", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {duration: 1}"))
+	good.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	web := valueServer(t)
 
 	cases := []badCase{
@@ -192,7 +193,7 @@ spec:
 		}
 	}
 
-	c := newClient(t)
+	c := fixture.Client(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			switch {
@@ -201,16 +202,16 @@ spec:
 			case len(tc.runError) > 0:
 				expectRunError(t, c, ns, tc.name, tc.runError)
 			case tc.healthy:
-				(&rollout{t: t, c: c, ns: ns, name: tc.name}).phase(v1alpha1.RolloutPhaseHealthy, 3*timeout)
+				fixture.On(t, ns, tc.name).Phase(v1alpha1.RolloutPhaseHealthy, 3*timeout)
 			}
 		})
 	}
 	// The rollout whose analysis cannot compile: updated, its run errors and it aborts.
 	t.Run("rollout-condition-does-not-compile/update", func(t *testing.T) {
-		r := &rollout{t: t, c: c, ns: ns, name: "rollout-condition-does-not-compile"}
-		stable := r.get().Status.StableRS
-		r.setImage("nginx:2")
-		ro := r.until("aborted by its errored analysis", 3*timeout, func(ro *v1alpha1.Rollout) bool {
+		r := fixture.On(t, ns, "rollout-condition-does-not-compile")
+		stable := r.Get().Status.StableRS
+		r.SetImage("nginx:2")
+		ro := r.Until("aborted by its errored analysis", 3*timeout, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Abort && ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
 		})
 		if ro.Status.StableRS != stable {
@@ -222,7 +223,7 @@ spec:
 		}
 		found := false
 		for _, run := range runs.Items {
-			if run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == ro.Status.CurrentPodHash && ownedBy(run.OwnerReferences, r.name) {
+			if run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == ro.Status.CurrentPodHash && ownedBy(run.OwnerReferences, r.Name) {
 				found = true
 				if run.Status.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(run.Status.Message, "result >>> 1") {
 					t.Errorf("run %s: %s %q, want Error naming the condition", run.Name, run.Status.Phase, run.Status.Message)
@@ -235,12 +236,12 @@ spec:
 	})
 
 	// And the controller still serves the healthy rollout: an update completes.
-	good.setImage("nginx:2")
-	ro := good.until("the healthy rollout's update complete", 3*timeout, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && observed(ro) &&
+	good.SetImage("nginx:2")
+	ro := good.Until("the healthy rollout's update complete", 3*timeout, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && fixture.Observed(ro) &&
 			ro.Spec.Template.Spec.Containers[0].Image == "nginx:2" && ro.Status.StableRS == ro.Status.CurrentPodHash
 	})
-	if s := good.selector("good-stable"); s != ro.Status.CurrentPodHash {
+	if s := good.Selector("good-stable"); s != ro.Status.CurrentPodHash {
 		t.Errorf("good-stable selects %q, want %q", s, ro.Status.CurrentPodHash)
 	}
 	mon.AssertNone(t)
@@ -259,16 +260,16 @@ func ownedBy(refs []metav1.OwnerReference, name string) bool {
 // the phase and that nothing was created for it.
 func expectInvalidSpec(t *testing.T, c client.Client, ns, name string, want []string) {
 	t.Helper()
-	r := &rollout{t: t, c: c, ns: ns, name: name}
+	r := fixture.On(t, ns, name)
 	var cond *v1alpha1.RolloutCondition
-	ro := r.until("InvalidSpec", timeout, func(ro *v1alpha1.Rollout) bool {
+	ro := r.Until("InvalidSpec", timeout, func(ro *v1alpha1.Rollout) bool {
 		cond = nil
 		for i := range ro.Status.Conditions {
 			if ro.Status.Conditions[i].Type == v1alpha1.InvalidSpec && ro.Status.Conditions[i].Status == corev1.ConditionTrue {
 				cond = &ro.Status.Conditions[i]
 			}
 		}
-		return cond != nil && observed(ro)
+		return cond != nil && fixture.Observed(ro)
 	})
 	for _, w := range want {
 		if !strings.Contains(cond.Message, w) {
@@ -278,7 +279,7 @@ func expectInvalidSpec(t *testing.T, c client.Client, ns, name string, want []st
 	if ro.Status.Phase != v1alpha1.RolloutPhaseDegraded || !strings.HasPrefix(ro.Status.Message, "InvalidSpec: ") {
 		t.Errorf("phase %s message %q, want Degraded with the InvalidSpec message", ro.Status.Phase, ro.Status.Message)
 	}
-	for rs := range r.replicaSets() {
+	for rs := range r.ReplicaSets() {
 		if strings.HasPrefix(rs, name+"-") {
 			t.Errorf("replicaset %s created for an invalid rollout", rs)
 		}

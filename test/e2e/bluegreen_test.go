@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
@@ -20,7 +21,7 @@ func bgManifest(name, image string, replicas int, strategy, spec string) string 
 
 func hashOf(t *testing.T, r *rollout) string {
 	t.Helper()
-	return r.get().Status.CurrentPodHash
+	return r.Get().Status.CurrentPodHash
 }
 
 // The seed walkthrough, as the seed runs it.
@@ -29,68 +30,65 @@ func TestBlueGreenSeedWalkthrough(t *testing.T) {
 	ns := framework.NewNamespace(t, "bg-seed")
 
 	// Given the seed's Rollout and Services
-	r := givenManifest(t, ns, "seed-bluegreen.yaml", "rollout-bluegreen")
+	r := fixture.GivenFixture(t, ns, "rollout-bluegreen", "seed-bluegreen.yaml")
 	// Then its first ReplicaSet has the seed's hash and the active Service selects it
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	if got := r.replicaSets(); got["rollout-bluegreen-558dcdc6d"] != 2 || len(got) != 1 {
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if got := r.ReplicaSets(); got["rollout-bluegreen-558dcdc6d"] != 2 || len(got) != 1 {
 		t.Fatalf("replicasets %v, want rollout-bluegreen-558dcdc6d at 2", got)
 	}
-	if s := r.selector("rollout-bluegreen-active"); s != "558dcdc6d" {
+	if s := r.Selector("rollout-bluegreen-active"); s != "558dcdc6d" {
 		t.Fatalf("active selector %q", s)
 	}
 
 	// When the image changes
-	r.setImage("argoproj/rollouts-demo:yellow")
+	r.SetImage("argoproj/rollouts-demo:yellow")
 	// Then the preview Service selects the new version and the rollout pauses
-	ro := r.phase(v1alpha1.RolloutPhasePaused, timeout)
+	ro := r.Phase(v1alpha1.RolloutPhasePaused, timeout)
 	yellow := ro.Status.CurrentPodHash
 	if ro.Status.Message != "BlueGreenPause" {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
-	if s := r.selector("rollout-bluegreen-preview"); s != yellow {
+	if s := r.Selector("rollout-bluegreen-preview"); s != yellow {
 		t.Fatalf("preview selects %q, want %q", s, yellow)
 	}
-	if s := r.selector("rollout-bluegreen-active"); s != "558dcdc6d" {
+	if s := r.Selector("rollout-bluegreen-active"); s != "558dcdc6d" {
 		t.Fatalf("active moved to %q before promotion", s)
 	}
-	if n := r.readyPods(yellow); n != 2 {
+	if n := r.ReadyPods(yellow); n != 2 {
 		t.Fatalf("preview has %d ready pods, want 2", n)
 	}
 
 	// When promoted
-	r.promote()
+	r.Promote()
 	// Then the active Service moves, and the old version goes once its delay passed
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	if s := r.selector("rollout-bluegreen-active"); s != yellow {
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if s := r.Selector("rollout-bluegreen-active"); s != yellow {
 		t.Fatalf("active selects %q after promote, want %q", s, yellow)
 	}
-	framework.Eventually(t, 60*time.Second, func() (bool, string) {
-		got := r.replicaSets()
-		return got["rollout-bluegreen-558dcdc6d"] == 0 && got["rollout-bluegreen-"+yellow] == 2, fmt.Sprint(got)
-	})
+	r.ReplicaSetsAre(map[string]int32{"rollout-bluegreen-558dcdc6d": 0, "rollout-bluegreen-" + yellow: 2}, 60*time.Second)
 	want := []string{"RolloutAddedToInformer", "RolloutUpdated", "NewReplicaSetCreated", "ScalingReplicaSet", "RolloutCompleted", "SwitchService",
 		"RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "SwitchService", "RolloutPaused",
 		"RolloutResumed", "SwitchService", "RolloutCompleted", "ScalingReplicaSet"}
 	framework.Eventually(t, 10*time.Second, func() (bool, string) {
-		got := r.events()
-		return containsInOrder(got, want), fmt.Sprintf("events %v do not contain %v in order", got, want)
+		got := r.Events()
+		return fixture.ContainsInOrder(got, want), fmt.Sprintf("events %v do not contain %v in order", got, want)
 	})
 }
 
 func TestBlueGreenAutoPromotion(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-auto")
-	r := givenYAML(t, ns, "auto", bgManifest("auto", "nginx:1", 2, "scaleDownDelaySeconds: 2", ""))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	r.setImage("nginx:2")
-	ro := r.until("active on the new version", timeout, func(ro *v1alpha1.Rollout) bool {
+	r := fixture.Given(t, ns, "auto", bgManifest("auto", "nginx:1", 2, "scaleDownDelaySeconds: 2", ""))
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.SetImage("nginx:2")
+	ro := r.Until("active on the new version", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.BlueGreen.ActiveSelector == ro.Status.CurrentPodHash
 	})
 	if len(ro.Status.PauseConditions) != 0 {
 		t.Fatalf("auto-promotion paused: %v", ro.Status.PauseConditions)
 	}
 	framework.Eventually(t, 30*time.Second, func() (bool, string) {
-		got := r.replicaSets()
+		got := r.ReplicaSets()
 		n := 0
 		for _, v := range got {
 			n += int(v)
@@ -102,12 +100,12 @@ func TestBlueGreenAutoPromotion(t *testing.T) {
 func TestBlueGreenAutoPromotionSeconds(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-autosec")
-	r := givenYAML(t, ns, "autosec", bgManifest("autosec", "nginx:1", 1, "autoPromotionSeconds: 4", ""))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	r.setImage("nginx:2")
-	paused := r.phase(v1alpha1.RolloutPhasePaused, timeout)
+	r := fixture.Given(t, ns, "autosec", bgManifest("autosec", "nginx:1", 1, "autoPromotionSeconds: 4", ""))
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.SetImage("nginx:2")
+	paused := r.Phase(v1alpha1.RolloutPhasePaused, timeout)
 	start := paused.Status.PauseConditions[0].StartTime.Time
-	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	ro := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	if ro.Status.BlueGreen.ActiveSelector != ro.Status.CurrentPodHash {
 		t.Fatalf("not promoted: %+v", ro.Status.BlueGreen)
 	}
@@ -119,20 +117,20 @@ func TestBlueGreenAutoPromotionSeconds(t *testing.T) {
 func TestBlueGreenPreviewReplicaCount(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-previewcount")
-	r := givenYAML(t, ns, "pc", bgManifest("pc", "nginx:1", 3, "autoPromotionEnabled: false\npreviewReplicaCount: 1\nscaleDownDelaySeconds: 2", ""))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	r.setImage("nginx:2")
-	ro := r.phase(v1alpha1.RolloutPhasePaused, timeout)
+	r := fixture.Given(t, ns, "pc", bgManifest("pc", "nginx:1", 3, "autoPromotionEnabled: false\npreviewReplicaCount: 1\nscaleDownDelaySeconds: 2", ""))
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.SetImage("nginx:2")
+	ro := r.Phase(v1alpha1.RolloutPhasePaused, timeout)
 	newRS := "pc-" + ro.Status.CurrentPodHash
-	if got := r.replicaSets()[newRS]; got != 1 {
+	if got := r.ReplicaSets()[newRS]; got != 1 {
 		t.Fatalf("preview runs %d replicas, want previewReplicaCount 1", got)
 	}
-	r.promote()
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	if got := r.replicaSets()[newRS]; got != 3 {
+	r.Promote()
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if got := r.ReplicaSets()[newRS]; got != 3 {
 		t.Fatalf("promoted version runs %d replicas, want 3", got)
 	}
-	if r.readyPods(ro.Status.CurrentPodHash) != 3 {
+	if r.ReadyPods(ro.Status.CurrentPodHash) != 3 {
 		t.Fatal("promoted version not fully ready")
 	}
 }
@@ -140,55 +138,49 @@ func TestBlueGreenPreviewReplicaCount(t *testing.T) {
 func TestBlueGreenScaleDownDelayAcrossUpdates(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-delay")
-	r := givenYAML(t, ns, "delay", bgManifest("delay", "nginx:1", 1, "scaleDownDelaySeconds: 8", ""))
-	v1 := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
-	r.setImage("nginx:2")
-	v2 := r.until("v2 stable", timeout, func(ro *v1alpha1.Rollout) bool {
+	r := fixture.Given(t, ns, "delay", bgManifest("delay", "nginx:1", 1, "scaleDownDelaySeconds: 8", ""))
+	v1 := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.SetImage("nginx:2")
+	v2 := r.Until("v2 stable", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.CurrentPodHash != v1
 	}).Status.CurrentPodHash
-	r.setImage("nginx:3")
-	v3 := r.until("v3 stable", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.SetImage("nginx:3")
+	v3 := r.Until("v3 stable", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.CurrentPodHash != v2
 	}).Status.CurrentPodHash
-	got := r.replicaSets()
+	got := r.ReplicaSets()
 	if got["delay-"+v1] != 1 || got["delay-"+v2] != 1 || got["delay-"+v3] != 1 {
 		t.Fatalf("old versions should wait out their delays: %v", got)
 	}
-	framework.Eventually(t, 30*time.Second, func() (bool, string) {
-		got := r.replicaSets()
-		return got["delay-"+v1] == 0 && got["delay-"+v2] == 0 && got["delay-"+v3] == 1, fmt.Sprint(got)
-	})
+	r.ReplicaSetsAre(map[string]int32{"delay-" + v1: 0, "delay-" + v2: 0, "delay-" + v3: 1}, 30*time.Second)
 }
 
 func TestBlueGreenAbortRetry(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-abort")
-	r := givenYAML(t, ns, "ab", bgManifest("ab", "nginx:1", 2, "autoPromotionEnabled: false\nabortScaleDownDelaySeconds: 3", ""))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
-	r.setImage("nginx:2")
-	canary := r.phase(v1alpha1.RolloutPhasePaused, timeout).Status.CurrentPodHash
+	r := fixture.Given(t, ns, "ab", bgManifest("ab", "nginx:1", 2, "autoPromotionEnabled: false\nabortScaleDownDelaySeconds: 3", ""))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.SetImage("nginx:2")
+	canary := r.Phase(v1alpha1.RolloutPhasePaused, timeout).Status.CurrentPodHash
 
-	r.abort()
-	ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	r.Abort()
+	ro := r.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
 	if !strings.HasPrefix(ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2") {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
-	if r.selector("ab-active") != stable || r.selector("ab-preview") != stable {
+	if r.Selector("ab-active") != stable || r.Selector("ab-preview") != stable {
 		t.Fatal("services not back on the stable version after abort")
 	}
-	framework.Eventually(t, 20*time.Second, func() (bool, string) {
-		got := r.replicaSets()
-		return got["ab-"+canary] == 0, fmt.Sprint(got)
-	})
+	r.ReplicaSetsAre(map[string]int32{"ab-" + canary: 0}, 20*time.Second)
 
-	r.retry()
-	r.phase(v1alpha1.RolloutPhasePaused, timeout)
-	if r.selector("ab-preview") != canary {
+	r.Retry()
+	r.Phase(v1alpha1.RolloutPhasePaused, timeout)
+	if r.Selector("ab-preview") != canary {
 		t.Fatal("preview not back on the new version after retry")
 	}
-	r.promote()
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	if r.selector("ab-active") != canary {
+	r.Promote()
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if r.Selector("ab-active") != canary {
 		t.Fatal("active not on the new version after retry and promote")
 	}
 }
@@ -196,18 +188,18 @@ func TestBlueGreenAbortRetry(t *testing.T) {
 func TestBlueGreenAbortThenStableImage(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-abort-back")
-	r := givenYAML(t, ns, "back", bgManifest("back", "nginx:1", 2, "autoPromotionEnabled: false", ""))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
-	r.setImage("nginx:2")
-	r.phase(v1alpha1.RolloutPhasePaused, timeout)
-	r.abort()
-	r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
-	r.setImage("nginx:1")
-	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r := fixture.Given(t, ns, "back", bgManifest("back", "nginx:1", 2, "autoPromotionEnabled: false", ""))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.SetImage("nginx:2")
+	r.Phase(v1alpha1.RolloutPhasePaused, timeout)
+	r.Abort()
+	r.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	r.SetImage("nginx:1")
+	ro := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	if ro.Status.CurrentPodHash != stable || ro.Status.Abort {
 		t.Fatalf("status %+v", ro.Status)
 	}
-	if got := r.replicaSets(); len(got) != 2 {
+	if got := r.ReplicaSets(); len(got) != 2 {
 		t.Fatalf("a new ReplicaSet was made for the stable image: %v", got)
 	}
 }
@@ -219,16 +211,16 @@ func TestBlueGreenProgressDeadline(t *testing.T) {
 			t.Parallel()
 			ns := framework.NewNamespace(t, "bg-deadline")
 			spec := fmt.Sprintf("progressDeadlineSeconds: 5\nprogressDeadlineAbort: %v", abort)
-			r := givenYAML(t, ns, "dl", bgManifest("dl", "nginx:1", 1, "autoPromotionEnabled: false", spec))
-			stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+			r := fixture.Given(t, ns, "dl", bgManifest("dl", "nginx:1", 1, "autoPromotionEnabled: false", spec))
+			stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
 			// When the new version's pods never become ready
-			r.setImage("nginx:bad-ready")
+			r.SetImage("nginx:bad-ready")
 			wantPrefix := "ProgressDeadlineExceeded: "
 			if abort {
 				// The deadline is reported first, then the abort it triggers.
 				wantPrefix = "RolloutAborted: "
 			}
-			ro := r.until("degraded with "+wantPrefix, timeout, func(ro *v1alpha1.Rollout) bool {
+			ro := r.Until("degraded with "+wantPrefix, timeout, func(ro *v1alpha1.Rollout) bool {
 				return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.HasPrefix(ro.Status.Message, wantPrefix)
 			})
 			if !strings.HasPrefix(ro.Status.Message, wantPrefix) {
@@ -238,7 +230,7 @@ func TestBlueGreenProgressDeadline(t *testing.T) {
 				t.Fatalf("abort = %v", ro.Status.Abort)
 			}
 			// Then no Service ever pointed at the unready version
-			if r.selector("dl-active") != stable || r.selector("dl-preview") != stable {
+			if r.Selector("dl-active") != stable || r.Selector("dl-preview") != stable {
 				t.Fatal("a service selects the never-ready version")
 			}
 		})
@@ -251,12 +243,12 @@ func TestBlueGreenInvalidSpecThenFixed(t *testing.T) {
 	// Given a Rollout whose preview Service does not exist
 	manifest := bgManifest("inv", "nginx:1", 1, "", "")
 	manifest = manifest[:strings.LastIndex(manifest, "---")]
-	r := givenYAML(t, ns, "inv", manifest)
-	ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	r := fixture.Given(t, ns, "inv", manifest)
+	ro := r.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
 	if !strings.Contains(ro.Status.Message, `service "inv-preview" not found`) {
 		t.Fatalf("message %q does not name the missing service", ro.Status.Message)
 	}
-	if got := r.replicaSets(); len(got) != 0 {
+	if got := r.ReplicaSets(); len(got) != 0 {
 		t.Fatalf("replicasets created for an invalid rollout: %v", got)
 	}
 	// When the user adds it, the rollout recovers
@@ -267,11 +259,11 @@ spec:
   selector: {app: inv}
   ports: [{port: 80}]
 `))
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 
 	// Given a selector that does not match the template
-	r2 := givenYAML(t, ns, "mismatch", strings.Replace(bgManifest("mismatch", "nginx:1", 1, "", ""), "matchLabels: {app: mismatch}", "matchLabels: {app: other}", 1))
-	ro = r2.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	r2 := fixture.Given(t, ns, "mismatch", strings.Replace(bgManifest("mismatch", "nginx:1", 1, "", ""), "matchLabels: {app: mismatch}", "matchLabels: {app: other}", 1))
+	ro = r2.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
 	if !strings.HasPrefix(ro.Status.Message, "InvalidSpec: ") || !strings.Contains(ro.Status.Message, "selector") {
 		t.Fatalf("message %q does not explain the selector mismatch", ro.Status.Message)
 	}
@@ -280,14 +272,14 @@ spec:
 func TestBlueGreenKubectlWaitPaused(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "bg-wait")
-	r := givenYAML(t, ns, "wait", bgManifest("wait", "nginx:1", 1, "autoPromotionEnabled: false", ""))
+	r := fixture.Given(t, ns, "wait", bgManifest("wait", "nginx:1", 1, "autoPromotionEnabled: false", ""))
 	framework.Kubectl(t, "-n", ns, "wait", "--for=condition=Healthy", "rollout/wait", "--timeout=60s")
-	r.setImage("nginx:2")
+	r.SetImage("nginx:2")
 	out := framework.Kubectl(t, "-n", ns, "wait", "--for=condition=Paused", "rollout/wait", "--timeout=60s")
 	if !strings.Contains(out, "condition met") {
 		t.Fatalf("kubectl wait: %s", out)
 	}
-	r.promote()
+	r.Promote()
 	framework.Kubectl(t, "-n", ns, "wait", "--for=condition=Paused=False", "rollout/wait", "--timeout=60s")
 	framework.Kubectl(t, "-n", ns, "wait", "--for=condition=Completed", "rollout/wait", "--timeout=60s")
 }
@@ -300,21 +292,21 @@ func TestBlueGreenControllerKilledMidUpdate(t *testing.T) {
 	const id = "kill-test"
 	manifest := framework.WithInstanceID(bgManifest("kill", "nginx:1", 3, "scaleDownDelaySeconds: 2", ""), "kill", id)
 	ctl := startOwnController(t, ns, id)
-	r := givenYAML(t, ns, "kill", manifest)
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r := fixture.Given(t, ns, "kill", manifest)
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	for i, img := range []string{"nginx:2", "nginx:3", "nginx:4"} {
-		r.setImage(img)
+		r.SetImage(img)
 		// Kill at a different point of each update.
 		time.Sleep(time.Duration(50+150*i) * time.Millisecond)
-		ctl.killAndRestart()
-		ro := r.until("update "+img+" complete", timeout, func(ro *v1alpha1.Rollout) bool {
+		ctl.KillAndRestart()
+		ro := r.Until("update "+img+" complete", timeout, func(ro *v1alpha1.Rollout) bool {
 			return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
-				ro.Spec.Template.Spec.Containers[0].Image == img && observed(ro)
+				ro.Spec.Template.Spec.Containers[0].Image == img && fixture.Observed(ro)
 		})
-		if r.selector("kill-active") != ro.Status.CurrentPodHash {
-			t.Fatalf("after %s the active service selects %q", img, r.selector("kill-active"))
+		if r.Selector("kill-active") != ro.Status.CurrentPodHash {
+			t.Fatalf("after %s the active service selects %q", img, r.Selector("kill-active"))
 		}
-		if r.readyPods(ro.Status.CurrentPodHash) != 3 {
+		if r.ReadyPods(ro.Status.CurrentPodHash) != 3 {
 			t.Fatalf("after %s the new version is not fully ready", img)
 		}
 	}

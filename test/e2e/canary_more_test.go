@@ -5,79 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
-
-// pods lists the rollout's pods (label app=<name>) that are not terminating.
-func (r *rollout) pods() []corev1.Pod {
-	r.t.Helper()
-	list := &corev1.PodList{}
-	if err := r.c.List(context.Background(), list, client.InNamespace(r.ns), client.MatchingLabels{"app": r.name}); err != nil {
-		r.t.Fatal(err)
-	}
-	var out []corev1.Pod
-	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func podIsReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// watchReady samples the number of ready, not terminating pods of the rollout until
-// stop is called, which returns the lowest number seen.
-func (r *rollout) watchReady() (stop func() int) {
-	c := newClient(r.t)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	lowest := 1 << 30
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			list := &corev1.PodList{}
-			if err := c.List(context.Background(), list, client.InNamespace(r.ns), client.MatchingLabels{"app": r.name}); err != nil {
-				continue
-			}
-			n := 0
-			for i := range list.Items {
-				if p := &list.Items[i]; p.DeletionTimestamp == nil && podIsReady(p) {
-					n++
-				}
-			}
-			lowest = min(lowest, n)
-		}
-	}()
-	return func() int {
-		close(done)
-		wg.Wait()
-		return lowest
-	}
-}
 
 // restartAt: a 3-replica canary with a PodDisruptionBudget that allows one disruption
 // gets every pod replaced through evictions, never with more than one pod unavailable,
@@ -86,7 +23,7 @@ func (r *rollout) watchReady() (stop func() int) {
 func TestCanaryRestartAt(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-restart")
-	r := givenYAML(t, ns, "rst", framework.CanaryManifest("rst", "nginx:1", 3, "maxUnavailable: 2\nsteps:\n- setWeight: 50\n- pause: {}")+`---
+	r := fixture.Given(t, ns, "rst", framework.CanaryManifest("rst", "nginx:1", 3, "maxUnavailable: 2\nsteps:\n- setWeight: 50\n- pause: {}")+`---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: rst}
@@ -95,31 +32,31 @@ spec:
   selector:
     matchLabels: {app: rst}
 `)
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	framework.Eventually(t, timeout, func() (bool, string) {
-		n := len(r.pods())
-		return n == 3 && r.readyPods(r.get().Status.CurrentPodHash) == 3, fmt.Sprintf("%d pods", n)
+		n := len(r.Pods())
+		return n == 3 && r.ReadyPods(r.Get().Status.CurrentPodHash) == 3, fmt.Sprintf("%d pods", n)
 	})
 	old := map[types.UID]bool{}
-	for _, p := range r.pods() {
+	for _, p := range r.Pods() {
 		old[p.UID] = true
 	}
 	// Pod creation times have a resolution of one second: a restartAt in the next second
 	// is after every pod that exists now.
 	at := time.Now().Add(time.Second).UTC().Truncate(time.Second)
-	stop := r.watchReady()
-	r.patchSpec(types.MergePatchType, fmt.Sprintf(`{"spec":{"restartAt":%q}}`, at.Format(time.RFC3339)))
-	ro := r.until("restarted", 90*time.Second, func(ro *v1alpha1.Rollout) bool {
+	stop := r.WatchReady()
+	r.PatchSpec(types.MergePatchType, fmt.Sprintf(`{"spec":{"restartAt":%q}}`, at.Format(time.RFC3339)))
+	ro := r.Until("restarted", 90*time.Second, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.RestartedAt != nil && ro.Status.RestartedAt.Time.Equal(at) && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
 	})
 	framework.Eventually(t, timeout, func() (bool, string) {
-		pods := r.pods()
+		pods := r.Pods()
 		ready, stale := 0, 0
 		for i := range pods {
 			if old[pods[i].UID] {
 				stale++
 			}
-			if podIsReady(&pods[i]) {
+			if fixture.PodIsReady(&pods[i]) {
 				ready++
 			}
 		}
@@ -128,7 +65,7 @@ spec:
 	if lowest := stop(); lowest < 2 {
 		t.Fatalf("only %d pods were ready at one point: more than one unavailable", lowest)
 	}
-	if got := r.replicaSets(); len(got) != 1 || got["rst-"+ro.Status.StableRS] != 3 {
+	if got := r.ReplicaSets(); len(got) != 1 || got["rst-"+ro.Status.StableRS] != 3 {
 		t.Fatalf("a restart must not change the ReplicaSets: %v", got)
 	}
 }
@@ -139,7 +76,7 @@ spec:
 func TestCanaryEphemeralMetadataOnPods(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-meta")
-	r := givenYAML(t, ns, "meta", framework.CanaryManifest("meta", "nginx:1", 4, `canaryMetadata:
+	r := fixture.Given(t, ns, "meta", framework.CanaryManifest("meta", "nginx:1", 4, `canaryMetadata:
   labels: {role: canary, canary-only: "yes"}
   annotations: {note: canary}
 stableMetadata:
@@ -147,25 +84,25 @@ stableMetadata:
 steps:
 - setWeight: 50
 - pause: {}`))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
-	r.podLabels(stable, 4, map[string]string{"role": "stable"})
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.PodLabels(stable, 4, map[string]string{"role": "stable"}, timeout)
 
-	r.setImage("nginx:2")
-	canary := r.phase(v1alpha1.RolloutPhasePaused, timeout).Status.CurrentPodHash
-	r.podLabels(canary, 2, map[string]string{"role": "canary", "canary-only": "yes"})
-	r.podLabels(stable, 2, map[string]string{"role": "stable"})
-	for _, p := range r.pods() {
+	r.SetImage("nginx:2")
+	canary := r.Phase(v1alpha1.RolloutPhasePaused, timeout).Status.CurrentPodHash
+	r.PodLabels(canary, 2, map[string]string{"role": "canary", "canary-only": "yes"}, timeout)
+	r.PodLabels(stable, 2, map[string]string{"role": "stable"}, timeout)
+	for _, p := range r.Pods() {
 		if p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == canary && p.Annotations["note"] != "canary" {
 			t.Fatalf("canary pod %s annotations %v", p.Name, p.Annotations)
 		}
 	}
 
-	r.promote()
-	r.until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.Promote()
+	r.Until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == canary
 	})
-	r.podLabels(canary, 4, map[string]string{"role": "stable", "canary-only": ""})
-	for _, p := range r.pods() {
+	r.PodLabels(canary, 4, map[string]string{"role": "stable", "canary-only": ""}, timeout)
+	for _, p := range r.Pods() {
 		if _, ok := p.Annotations["note"]; ok {
 			t.Fatalf("pod %s kept the canary annotation: %v", p.Name, p.Annotations)
 		}
@@ -175,38 +112,13 @@ steps:
 	}
 }
 
-// podLabels waits until n live pods of a hash carry the labels ("" = absent).
-func (r *rollout) podLabels(hash string, n int, want map[string]string) {
-	r.t.Helper()
-	framework.Eventually(r.t, timeout, func() (bool, string) {
-		var got []string
-		ok := 0
-		for _, p := range r.pods() {
-			if p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash {
-				continue
-			}
-			match := true
-			for k, v := range want {
-				if p.Labels[k] != v {
-					match = false
-				}
-			}
-			if match {
-				ok++
-			}
-			got = append(got, fmt.Sprint(p.Labels))
-		}
-		return ok == n && len(got) == n, fmt.Sprintf("want %d pods of %s with %v; pods: %s", n, hash, want, strings.Join(got, " "))
-	})
-}
-
 // workloadRef to a Deployment with scaleDown onsuccess: the rollout runs the
 // Deployment's template, the Deployment goes to zero once the rollout is Healthy, and a
 // change of the Deployment's template is a canary update.
 func TestWorkloadRefDeployment(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "workload-ref")
-	r := givenYAML(t, ns, "wr", `apiVersion: apps/v1
+	r := fixture.Given(t, ns, "wr", `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: wr}
 spec:
@@ -233,37 +145,37 @@ spec:
       - setWeight: 34
       - pause: {}
 `)
-	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	ro := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	if ro.Status.Selector != "app=wr" {
 		t.Fatalf("status.selector %q, want the Deployment's", ro.Status.Selector)
 	}
 	first := ro.Status.CurrentPodHash
 	framework.Eventually(t, timeout, func() (bool, string) {
-		d := r.deployment("wr")
-		return *d.Spec.Replicas == 0 && r.readyPods(first) == 3, fmt.Sprintf("deployment at %d, %d rollout pods ready", *d.Spec.Replicas, r.readyPods(first))
+		d := r.Deployment("wr")
+		return *d.Spec.Replicas == 0 && r.ReadyPods(first) == 3, fmt.Sprintf("deployment at %d, %d rollout pods ready", *d.Spec.Replicas, r.ReadyPods(first))
 	})
 	// Scaling the Deployment down bumped its generation (to 2): the rollout follows it
 	// without a new version, since the template did not change.
-	r.until("workload generation recorded", timeout, func(ro *v1alpha1.Rollout) bool {
-		gen := fmt.Sprint(r.deployment("wr").Generation)
+	r.Until("workload generation recorded", timeout, func(ro *v1alpha1.Rollout) bool {
+		gen := fmt.Sprint(r.Deployment("wr").Generation)
 		return ro.Annotations[v1alpha1.WorkloadGenerationAnnotation] == gen && ro.Status.WorkloadObservedGeneration == gen &&
 			ro.Status.CurrentPodHash == first && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
 	})
 
 	framework.Kubectl(t, "-n", ns, "set", "image", "deployment/wr", "app=nginx:2")
-	ro = r.until("paused on the Deployment's new template", timeout, func(ro *v1alpha1.Rollout) bool {
+	ro = r.Until("paused on the Deployment's new template", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && ro.Status.CurrentPodHash != first &&
-			ro.Status.WorkloadObservedGeneration == fmt.Sprint(r.deployment("wr").Generation)
+			ro.Status.WorkloadObservedGeneration == fmt.Sprint(r.Deployment("wr").Generation)
 	})
 	second := ro.Status.CurrentPodHash
-	if got := r.replicaSets(); got["wr-"+first] != 2 || got["wr-"+second] != 1 {
+	if got := r.ReplicaSets(); got["wr-"+first] != 2 || got["wr-"+second] != 1 {
 		t.Fatalf("replicasets at 34%%: %v", got)
 	}
-	r.promote()
-	r.until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.Promote()
+	r.Until("promoted", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == second
 	})
-	if d := r.deployment("wr"); *d.Spec.Replicas != 0 {
+	if d := r.Deployment("wr"); *d.Spec.Replicas != 0 {
 		t.Fatalf("deployment scaled back to %d", *d.Spec.Replicas)
 	}
 }
@@ -273,7 +185,7 @@ spec:
 func TestWorkloadRefMissingPodTemplate(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "workload-missing")
-	r := givenYAML(t, ns, "wm", `apiVersion: argoproj.io/v1alpha1
+	r := fixture.Given(t, ns, "wm", `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata: {name: wm}
 spec:
@@ -284,7 +196,7 @@ spec:
   strategy:
     canary: {}
 `)
-	ro := r.phase(v1alpha1.RolloutPhaseDegraded, timeout)
+	ro := r.Phase(v1alpha1.RolloutPhaseDegraded, timeout)
 	if !strings.Contains(ro.Status.Message, `podtemplates "wm-template" not found`) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
@@ -299,19 +211,10 @@ template:
     - name: app
       image: nginx:1
 `))
-	ro = r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	if r.readyPods(ro.Status.CurrentPodHash) != 2 {
+	ro = r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	if r.ReadyPods(ro.Status.CurrentPodHash) != 2 {
 		t.Fatal("rollout pods not ready")
 	}
-}
-
-func (r *rollout) deployment(name string) *appsv1.Deployment {
-	r.t.Helper()
-	d := &appsv1.Deployment{}
-	if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: name}, d); err != nil {
-		r.t.Fatal(err)
-	}
-	return d
 }
 
 // The scale subresource (what `kubectl scale` and an HPA use): scaling a canary paused
@@ -320,29 +223,27 @@ func (r *rollout) deployment(name string) *appsv1.Deployment {
 func TestCanaryScaleSubresource(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "canary-scale")
-	r := givenYAML(t, ns, "hpa", framework.CanaryManifest("hpa", "nginx:1", 5, "steps:\n- setWeight: 20\n- pause: {}"))
-	stable := r.phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
-	r.setImage("nginx:2")
-	canary := r.until("paused at 20%", timeout, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && stepIndex(ro) == 1
-	}).Status.CurrentPodHash
-	if got := r.replicaSets(); got["hpa-"+stable] != 4 || got["hpa-"+canary] != 1 {
+	r := fixture.Given(t, ns, "hpa", framework.CanaryManifest("hpa", "nginx:1", 5, "steps:\n- setWeight: 20\n- pause: {}"))
+	stable := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout).Status.CurrentPodHash
+	r.SetImage("nginx:2")
+	canary := r.PausedAt(1, timeout).Status.CurrentPodHash
+	if got := r.ReplicaSets(); got["hpa-"+stable] != 4 || got["hpa-"+canary] != 1 {
 		t.Fatalf("replicasets at 20%%: %v", got)
 	}
 
 	framework.Kubectl(t, "-n", ns, "scale", "rollout/hpa", "--replicas=10")
 	framework.Eventually(t, timeout, func() (bool, string) {
-		got := r.replicaSets()
+		got := r.ReplicaSets()
 		if got["hpa-"+stable] > 8 {
 			t.Fatalf("stable side inflated: %v", got)
 		}
-		return got["hpa-"+stable] == 8 && got["hpa-"+canary] == 2 && r.readyPods(stable)+r.readyPods(canary) == 10, fmt.Sprint(got)
+		return got["hpa-"+stable] == 8 && got["hpa-"+canary] == 2 && r.ReadyPods(stable)+r.ReadyPods(canary) == 10, fmt.Sprint(got)
 	})
-	ro := r.until("counts reported", timeout, func(ro *v1alpha1.Rollout) bool {
+	ro := r.Until("counts reported", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.HPAReplicas == 10 && ro.Status.Replicas == 10
 	})
-	if ro.Status.Phase != v1alpha1.RolloutPhasePaused || stepIndex(ro) != 1 {
-		t.Fatalf("the scaling moved the rollout: phase %s step %d", ro.Status.Phase, stepIndex(ro))
+	if ro.Status.Phase != v1alpha1.RolloutPhasePaused || fixture.StepIndex(ro) != 1 {
+		t.Fatalf("the scaling moved the rollout: phase %s step %d", ro.Status.Phase, fixture.StepIndex(ro))
 	}
 
 	var scale struct {
@@ -360,8 +261,8 @@ func TestCanaryScaleSubresource(t *testing.T) {
 		t.Fatalf("scale subresource %s", raw)
 	}
 
-	r.promote()
-	r.until("promoted at 10", timeout, func(ro *v1alpha1.Rollout) bool {
+	r.Promote()
+	r.Until("promoted at 10", timeout, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == canary && ro.Status.AvailableReplicas == 10
 	})
 }
@@ -398,7 +299,7 @@ spec:
 `, name, meta, name, name)
 	}
 	framework.Apply(t, ns, []byte(orphan("legacy", false)+"---\n"+orphan("theirs", true)))
-	c := newClient(t)
+	c := fixture.Client(t)
 	framework.Eventually(t, timeout, func() (bool, string) {
 		rs := &appsv1.ReplicaSet{}
 		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "legacy"}, rs); err != nil {
@@ -407,16 +308,16 @@ spec:
 		return rs.Status.AvailableReplicas == 1, "legacy not available yet"
 	})
 
-	r := givenYAML(t, ns, "adopt", framework.CanaryManifest("adopt", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {}"))
-	ro := r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
-	r.until("the orphan adopted and scaled away", timeout, func(*v1alpha1.Rollout) bool {
+	r := fixture.Given(t, ns, "adopt", framework.CanaryManifest("adopt", "nginx:1", 2, "steps:\n- setWeight: 50\n- pause: {}"))
+	ro := r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r.Until("the orphan adopted and scaled away", timeout, func(*v1alpha1.Rollout) bool {
 		rs := &appsv1.ReplicaSet{}
 		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "legacy"}, rs); err != nil {
 			t.Fatal(err)
 		}
 		return ownedBy(rs.OwnerReferences, "adopt") && rs.Spec.Replicas != nil && *rs.Spec.Replicas == 0
 	})
-	if r.readyPods(ro.Status.CurrentPodHash) != 2 {
+	if r.ReadyPods(ro.Status.CurrentPodHash) != 2 {
 		t.Fatal("the rollout's own pods are not ready")
 	}
 	theirs := &appsv1.ReplicaSet{}

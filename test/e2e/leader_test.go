@@ -3,26 +3,15 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func httpGet(url string) (int, string) {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -42,32 +31,19 @@ func TestLeaderElectionFailover(t *testing.T) {
 	t.Parallel()
 	ns := framework.NewNamespace(t, "leader")
 	const id = "leader-test"
-	dir := t.TempDir()
 	type replica struct {
-		p              *controllerProcess
+		*fixture.Controller
 		health, metric string
 	}
 	start := func(i int) *replica {
-		r := &replica{health: freePort(t), metric: freePort(t)}
-		p, err := startController(filepath.Join(dir, fmt.Sprintf("controller-%d.log", i)), framework.Kubeconfig(t),
+		r := &replica{health: fixture.FreeAddr(t), metric: fixture.FreeAddr(t)}
+		r.Controller = fixture.StartController(t, fmt.Sprintf("controller-%d", i), framework.Kubeconfig(t),
 			"--instance-id", id, "--namespace", ns, "--leader-elect", "--leader-election-namespace", ns,
 			"--leader-election-lease-duration", "6s", "--leader-election-renew-deadline", "4s", "--leader-election-retry-period", "1s",
 			"--health-probe-bind-address", r.health, "--metrics-bind-address", r.metric)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.p = p
 		return r
 	}
 	replicas := []*replica{start(0), start(1)}
-	t.Cleanup(func() {
-		for _, r := range replicas {
-			r.p.Stop()
-			if t.Failed() {
-				r.p.DumpLog(60)
-			}
-		}
-	})
 	for _, r := range replicas {
 		framework.Eventually(t, 30*time.Second, func() (bool, string) {
 			code, body := httpGet("http://" + r.health + "/readyz")
@@ -90,20 +66,20 @@ func TestLeaderElectionFailover(t *testing.T) {
 	})
 
 	manifest := framework.WithInstanceID(bgManifest("le", "nginx:1", 2, "scaleDownDelaySeconds: 2", ""), "le", id)
-	r := givenYAML(t, ns, "le", manifest)
-	r.phase(v1alpha1.RolloutPhaseHealthy, timeout)
+	r := fixture.Given(t, ns, "le", manifest)
+	r.Phase(v1alpha1.RolloutPhaseHealthy, timeout)
 	_, body := httpGet("http://" + replicas[leader].metric + "/metrics")
 	if !strings.Contains(body, `controller_runtime_reconcile_total{controller="rollout"`) {
 		t.Fatal("the leader's /metrics has no rollout reconcile counts")
 	}
 
 	// Kill the leader; the standby must take over and finish an update.
-	replicas[leader].p.Kill()
+	replicas[leader].Process().Kill()
 	killed := time.Now()
-	r.setImage("nginx:2")
-	r.until("update finished by the standby", 60*time.Second, func(ro *v1alpha1.Rollout) bool {
+	r.SetImage("nginx:2")
+	r.Until("update finished by the standby", 60*time.Second, func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
-			ro.Spec.Template.Spec.Containers[0].Image == "nginx:2" && observed(ro)
+			ro.Spec.Template.Spec.Containers[0].Image == "nginx:2" && fixture.Observed(ro)
 	})
 	t.Logf("update finished %v after the leader was killed (lease 6s)", time.Since(killed).Round(100*time.Millisecond))
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a Prometheus server on 127.0.0.1 for tests and the demo: scrape interval 1s, a
-# generated configuration scraping the traffic simulator (cmd/tern-trafficsim) and any extra
+# generated configuration scraping the traffic simulator (test/trafficsim) and any extra
 # targets, storage in a temporary directory, --web.enable-lifecycle (POST /-/reload).
 # Installs the binary first when needed (install.sh). Idempotent: a server already started
 # from the same directory is reused.

@@ -143,7 +143,7 @@ func TestPrometheusRunSucceeds(t *testing.T) {
 	ns := framework.NewNamespace(t, "prom-ok")
 	givenDeployment(t, ns, "good", "nginx:1.25", 2)
 	waitForTraffic(t, prom, ns, "good")
-	run := givenRun(t, ns, prometheusRun("ok", prom, "good")).phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
+	run := givenRun(t, ns, prometheusRun("ok", prom, "good")).Phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
 	r := run.Status.MetricResults[0]
 	if r.Count != 2 || r.Successful != 2 || len(r.Measurements) != 2 || r.Measurements[1].Value != "[1]" {
 		t.Errorf("metric result %+v", r)
@@ -167,7 +167,7 @@ func TestPrometheusRunFailsForBadImage(t *testing.T) {
 	ns := framework.NewNamespace(t, "prom-bad")
 	givenDeployment(t, ns, "bad", "nginx:bad-v2", 2)
 	waitForTraffic(t, prom, ns, "bad")
-	run := givenRun(t, ns, prometheusRun("bad", prom, "bad")).phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
+	run := givenRun(t, ns, prometheusRun("bad", prom, "bad")).Phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
 	if want := `Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)`; run.Status.Message != want {
 		t.Errorf("message %q, want %q", run.Status.Message, want)
 	}
@@ -192,26 +192,19 @@ func TestPrometheusDownErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	ar := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: down
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  metrics:
+	ar := givenRun(t, ns, runManifest("down", fmt.Sprintf(`  metrics:
   - name: up
     interval: 1s
     consecutiveErrorLimit: 1
     successCondition: result[0] == 1
     provider:
       prometheus: {address: %q, query: vector(1)}
-`, instanceID, prom))
-	ar.until("a successful measurement", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
+`, prom)))
+	ar.Until("a successful measurement", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Successful > 0
 	})
 	stop()
-	run := ar.phase(v1alpha1.AnalysisPhaseError, 60*time.Second)
+	run := ar.Phase(v1alpha1.AnalysisPhaseError, 60*time.Second)
 	r := run.Status.MetricResults[0]
 	if r.ConsecutiveError != 2 || r.Phase != v1alpha1.AnalysisPhaseError {
 		t.Errorf("metric result %+v", r)
@@ -259,14 +252,7 @@ kind: Secret
 metadata: {name: api}
 stringData: {token: %q}
 `, token)))
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: api, key: token}}
   metrics:
@@ -283,7 +269,7 @@ spec:
       web:
         url: %s/metric
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv, srv)).phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, srv, srv))).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if calls.Load() != 2 {
 		t.Errorf("%d calls, want 2", calls.Load())
 	}
@@ -314,14 +300,7 @@ kind: Secret
 metadata: {name: api}
 stringData: {token: wrong-t0ken}
 `))
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: api, key: token}}
   metrics:
@@ -331,7 +310,7 @@ spec:
       web:
         url: %s/metric?token={{args.token}}
         headers: [{key: Authorization, value: "Bearer {{args.token}}"}]
-`, instanceID, srv)).phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, srv))).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	raw, _ := json.Marshal(run)
 	if strings.Contains(string(raw), "wrong-t0ken") || !strings.Contains(run.Status.Message, "*****") {
 		t.Errorf("not redacted: %s", run.Status.Message)
@@ -345,21 +324,14 @@ func TestMissingSecretArg(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, calls := webServer(t, "x", true)
 	ns := framework.NewNamespace(t, "web-nosecret")
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: web
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  args:
+	run := givenRun(t, ns, runManifest("web", fmt.Sprintf(`  args:
   - name: token
     valueFrom: {secretKeyRef: {name: nope, key: token}}
   metrics:
   - name: ok
     provider:
       web: {url: "%s/metric?t={{args.token}}"}
-`, instanceID, srv)).phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
+`, srv))).Phase(v1alpha1.AnalysisPhaseError, 30*time.Second)
 	if !strings.HasPrefix(run.Status.Message, "Unable to resolve metric arguments: ") || !strings.Contains(run.Status.Message, `"nope"`) || calls.Load() != 0 {
 		t.Errorf("message %q, %d calls", run.Status.Message, calls.Load())
 	}
@@ -372,14 +344,7 @@ func TestDryRunMetric(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, _ := webServer(t, "t", false)
 	ns := framework.NewNamespace(t, "dryrun")
-	run := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: dry
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  dryRun: [{metricName: would-fail}]
+	run := givenRun(t, ns, runManifest("dry", fmt.Sprintf(`  dryRun: [{metricName: would-fail}]
   metrics:
   - name: would-fail
     successCondition: result.data.ok == true
@@ -389,7 +354,7 @@ spec:
     successCondition: result.data.rate > 0.9
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
-`, instanceID, srv, srv)).phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+`, srv, srv))).Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if s := run.Status.DryRunSummary; s == nil || *s != (v1alpha1.RunSummary{Count: 1, Failed: 1}) {
 		t.Errorf("dryRunSummary %+v", s)
 	}
@@ -410,35 +375,28 @@ func TestTerminateAndTTL(t *testing.T) {
 	framework.Kubeconfig(t)
 	srv, _ := webServer(t, "t", true)
 	ns := framework.NewNamespace(t, "terminate")
-	ar := givenRun(t, ns, fmt.Sprintf(`
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisRun
-metadata:
-  name: forever
-  labels: {argo-rollouts.argoproj.io/controller-instance-id: %s}
-spec:
-  ttlStrategy: {secondsAfterCompletion: 5}
+	ar := givenRun(t, ns, runManifest("forever", fmt.Sprintf(`  ttlStrategy: {secondsAfterCompletion: 5}
   metrics:
   - name: ok
     interval: 1s
     successCondition: result.data.ok
     provider:
       web: {url: %s/metric, headers: [{key: Authorization, value: Bearer t}]}
-`, instanceID, srv))
-	ar.until("two measurements", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
+`, srv)))
+	ar.Until("two measurements", 30*time.Second, func(run *v1alpha1.AnalysisRun) bool {
 		return len(run.Status.MetricResults) > 0 && run.Status.MetricResults[0].Count >= 2
 	})
 	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))
-	if err := ar.c.Patch(context.Background(), &v1alpha1.AnalysisRun{ObjectMeta: metaObject(ns, "forever")}, patch); err != nil {
+	if err := ar.C.Patch(context.Background(), &v1alpha1.AnalysisRun{ObjectMeta: metaObject(ns, "forever")}, patch); err != nil {
 		t.Fatal(err)
 	}
 	// The TTL leaves a few seconds to read the terminated run before it is deleted.
-	run := ar.phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
+	run := ar.Phase(v1alpha1.AnalysisPhaseSuccessful, 30*time.Second)
 	if run.Status.Message != "Run Terminated" {
 		t.Errorf("message %q", run.Status.Message)
 	}
 	framework.Eventually(t, 30*time.Second, func() (bool, string) {
-		err := ar.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "forever"}, &v1alpha1.AnalysisRun{})
+		err := ar.C.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "forever"}, &v1alpha1.AnalysisRun{})
 		return apierrors.IsNotFound(err), fmt.Sprintf("run still there: %v", err)
 	})
 }
@@ -481,13 +439,13 @@ func TestJobMetric(t *testing.T) {
 	ns := framework.NewNamespace(t, "job")
 	ok := givenRun(t, ns, jobRun("passes", false))
 	bad := givenRun(t, ns, jobRun("fails", true))
-	okRun := ok.phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
-	badRun := bad.phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
+	okRun := ok.Phase(v1alpha1.AnalysisPhaseSuccessful, 60*time.Second)
+	badRun := bad.Phase(v1alpha1.AnalysisPhaseFailed, 60*time.Second)
 	if m := badRun.Status.MetricResults[0].Measurements[0]; !strings.Contains(m.Message, "job failed") {
 		t.Errorf("failed measurement %+v", m)
 	}
 	jobs := &batchv1.JobList{}
-	if err := ok.c.List(context.Background(), jobs, client.InNamespace(ns)); err != nil {
+	if err := ok.C.List(context.Background(), jobs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	owners := map[string]string{}

@@ -15,141 +15,45 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
 // instanceID is the controller instance of this package.
 const instanceID = "cli-e2e"
 
-var (
-	// pluginDir holds kubectl-argo-rollouts; it goes first on kubectl's PATH.
-	pluginDir string
-	scheme    = runtime.NewScheme()
-)
+// pluginDir holds kubectl-argo-rollouts; it goes first on kubectl's PATH.
+var pluginDir string
 
 func TestMain(m *testing.M) {
-	ctrllog.SetLogger(logr.Discard())
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1alpha1.AddToScheme(scheme)
-	os.Exit(run(m))
+	fixture.Main(m, fixture.Options{
+		Name:            "cli-e2e",
+		Build:           []string{"github.com/tern-rollouts/tern/cmd/kubectl-tern"},
+		Setup:           installPlugin,
+		Controller:      true,
+		ControllerFlags: []string{"--instance-id", instanceID},
+	})
 }
 
-func run(m *testing.M) int {
-	kubeconfig := os.Getenv(framework.EnvKubeconfig)
-	if kubeconfig == "" {
-		return m.Run() // the tests skip (or fail, when required) on their own
-	}
-	dir, err := os.MkdirTemp("", "tern-cli-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
+// installPlugin puts the built plugin on its own PATH directory under the name kubectl
+// looks for, `argo rollouts`, as with a release of the upstream plugin.
+func installPlugin(dir string) error {
 	pluginDir = filepath.Join(dir, "path")
 	if err := os.Mkdir(pluginDir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	plugin := filepath.Join(dir, "kubectl-tern")
-	controller := filepath.Join(dir, "tern-controller")
-	for pkg, out := range map[string]string{"./cmd/kubectl-tern": plugin, "./cmd/tern-controller": controller} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Dir = filepath.Join("..", "..", "..")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
-			return 1
-		}
-	}
-	// kubectl finds `argo rollouts` by this file name, as with a release of the upstream plugin.
-	if err := copyFile(plugin, filepath.Join(pluginDir, "kubectl-argo-rollouts")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logPath := filepath.Join(dir, "controller.log")
-	ctl, err := startController(controller, logPath, kubeconfig)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	ctl.stop()
-	if code != 0 {
-		dumpLog(logPath, 150)
-	}
-	return code
-}
-
-func copyFile(from, to string) error {
-	data, err := os.ReadFile(from)
+	data, err := os.ReadFile(fixture.Binary("kubectl-tern"))
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o755)
-}
-
-// controllerProcess is the tern-controller this package started; only it is signalled.
-type controllerProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startController(bin, logPath, kubeconfig string) (*controllerProcess, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin,
-		"--kubeconfig", kubeconfig,
-		"--instance-id", instanceID,
-		"--leader-elect=false",
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0",
-		"--zap-log-level", "debug")
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting tern-controller: %w", err)
-	}
-	p := &controllerProcess{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
-// stop ends the controller with SIGTERM, then SIGKILL if it has not exited in 5 s.
-func (p *controllerProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func dumpLog(path string, lines int) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	all := strings.Split(string(data), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	fmt.Fprintf(os.Stderr, "---- last %d lines of %s ----\n%s\n", lines, path, strings.Join(all, "\n"))
+	return os.WriteFile(filepath.Join(pluginDir, "kubectl-argo-rollouts"), data, 0o755)
 }
 
 // plugin runs `kubectl argo rollouts ARGS -n NS` through the real kubectl, which finds our
@@ -211,22 +115,10 @@ func (p plugin) until(want string, timeout time.Duration, args ...string) string
 	return out
 }
 
-func newClient(t *testing.T) client.Client {
-	t.Helper()
-	c, err := client.New(framework.Config(t), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // seedBlueGreen is the seed's blue-green manifest, labelled for this package's controller.
 func seedBlueGreen(t *testing.T) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "seed-bluegreen.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := fixture.ReadFixture(t, "seed-bluegreen.yaml")
 	const at = "  name: rollout-bluegreen\nspec:\n"
 	if !bytes.Contains(data, []byte(at)) {
 		t.Fatalf("seed-bluegreen.yaml changed: no %q to label", at)
@@ -251,15 +143,8 @@ func TestBlueGreenWalkthroughThroughKubectl(t *testing.T) {
 	ns := framework.NewNamespace(t, "cli-bg")
 	argo := plugin{t: t, ns: ns}
 	const ro = "rollout-bluegreen"
-	c := newClient(t)
-	get := func() *v1alpha1.Rollout {
-		t.Helper()
-		r := &v1alpha1.Rollout{}
-		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: ro}, r); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	c := fixture.Client(t)
+	get := fixture.On(t, ns, ro).Get
 	const timeout = 90 * time.Second
 
 	if out := argo.ok("version", "--short"); !strings.HasPrefix(out, "kubectl-argo-rollouts: v") {

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,11 +10,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
 // What e2e suites need to run Prometheus analysis against the local control plane, whose
-// pods run nothing: the traffic simulator (cmd/tern-trafficsim) serving request counters
+// pods run nothing: the traffic simulator (test/trafficsim) serving request counters
 // for every Ready rollout pod, and a Prometheus (test/prometheus) scraping it.
 
 // FreeAddr returns a 127.0.0.1 address with a port free right now.
@@ -48,7 +50,7 @@ func WaitHTTP(u string, timeout time.Duration) error {
 // StartTrafficSim builds the traffic simulator into dir, starts it for the cluster of
 // kubeconfig and waits until it serves; it returns the process and its address.
 func StartTrafficSim(dir, kubeconfig string) (*Process, string, error) {
-	bin, err := BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-trafficsim")
+	bin, err := BuildBinary(dir, "github.com/tern-rollouts/tern/test/trafficsim")
 	if err != nil {
 		return nil, "", err
 	}
@@ -70,31 +72,53 @@ func StartTrafficSim(dir, kubeconfig string) (*Process, string, error) {
 
 // StartPrometheus starts a Prometheus of its own (test/prometheus/up.sh, installing the
 // binary first if needed) on a free port, scraping the traffic simulator at simAddr ("" for
-// none). It returns the server's URL and a function that stops it and removes its state.
-func StartPrometheus(simAddr string) (string, func(), error) {
-	addr, err := FreeAddr()
-	if err != nil {
-		return "", nil, err
+// none). It tries three times, each on a fresh port: the port found free may be taken by
+// another program of a busy machine before Prometheus binds it. It returns the server's URL
+// and a function that stops it and removes its state (safe to call more than once; the
+// first call returns down.sh's error).
+func StartPrometheus(simAddr string) (string, func() error, error) {
+	scripts := prometheusScripts()
+	var msgs []string
+	for attempt := 0; attempt < 3; attempt++ {
+		addr, err := FreeAddr()
+		if err != nil {
+			return "", nil, err
+		}
+		port := addr[strings.LastIndex(addr, ":")+1:]
+		dir, err := os.MkdirTemp("", "tern-e2e-prometheus-")
+		if err != nil {
+			return "", nil, err
+		}
+		env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR="+simAddr)
+		down := func() error {
+			cmd := exec.Command(filepath.Join(scripts, "down.sh"), "--purge")
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("test/prometheus/down.sh: %w\n%s", err, out)
+			}
+			return nil
+		}
+		up := exec.Command(filepath.Join(scripts, "up.sh"))
+		up.Env = env
+		var stderr strings.Builder
+		up.Stderr = &stderr
+		out, err := up.Output()
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("test/prometheus/up.sh on port %s: %v: %s", port, err, strings.TrimSpace(stderr.String())))
+			// A server that started but never became ready is still ours to stop.
+			_ = down()
+			os.RemoveAll(dir)
+			continue
+		}
+		var once sync.Once
+		var downErr error
+		stop := func() error {
+			once.Do(func() { downErr = down() })
+			return downErr
+		}
+		return strings.TrimSpace(string(out)), stop, nil
 	}
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	dir, err := os.MkdirTemp("", "tern-e2e-prometheus-")
-	if err != nil {
-		return "", nil, err
-	}
-	env := append(os.Environ(), "PROMETHEUS_PORT="+port, "PROMETHEUS_DIR="+dir, "TRAFFICSIM_ADDR="+simAddr)
-	up := exec.Command(filepath.Join(prometheusScripts(), "up.sh"))
-	up.Env, up.Stderr = env, os.Stderr
-	out, err := up.Output()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("test/prometheus/up.sh: %w", err)
-	}
-	stop := func() {
-		down := exec.Command(filepath.Join(prometheusScripts(), "down.sh"), "--purge")
-		down.Env, down.Stderr = env, os.Stderr
-		_ = down.Run()
-	}
-	return strings.TrimSpace(string(out)), stop, nil
+	return "", nil, errors.New(strings.Join(msgs, "; "))
 }
 
 // prometheusScripts is test/prometheus of this module.

@@ -2,8 +2,9 @@
 // control plane of test/cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 // kwok fake nodes; see test/cluster/README.md).
 //
-// A test calls Config (or any helper, which calls it) first: without TERN_E2E_KUBECONFIG the test
-// is skipped, or fails when TERN_E2E_REQUIRED=1. Then, usually:
+// The suites use it through test/e2e/fixture (their TestMain and the Rollout fixture); this
+// package holds what lies beneath. A test calls Config (or any helper, which calls it) first:
+// without TERN_E2E_KUBECONFIG the test is skipped, or fails when TERN_E2E_REQUIRED=1. Then:
 //
 //	ns := framework.NewNamespace(t, "canary")
 //	framework.Apply(t, ns, manifest)

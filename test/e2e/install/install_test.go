@@ -16,22 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/test/e2e/fixture"
 	"github.com/tern-rollouts/tern/test/e2e/framework"
 )
 
@@ -44,35 +40,9 @@ const (
 	firstHash = "558dcdc6d"
 )
 
-var (
-	scheme        = runtime.NewScheme()
-	controllerBin string
-)
-
+// Each test starts its own controller, with the installed ServiceAccount's token.
 func TestMain(m *testing.M) {
-	// The test's own clients log nothing worth reading; the controller's log is its file.
-	ctrllog.SetLogger(logr.Discard())
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1alpha1.AddToScheme(scheme)
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Getenv(framework.EnvKubeconfig) == "" {
-		return m.Run() // the tests skip, or fail when required
-	}
-	dir, err := os.MkdirTemp("", "tern-install-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	controllerBin, err = framework.BuildBinary(dir, "github.com/tern-rollouts/tern/cmd/tern-controller")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	fixture.Main(m, fixture.Options{Name: "install-e2e"})
 }
 
 // The cluster-wide install: ClusterRole and ClusterRoleBinding, CRDs, leader election in the
@@ -157,8 +127,8 @@ spec:
       analysis: {templates: [{templateName: shared-checks, clusterScope: true}]}
       steps: [{setWeight: 50}, {pause: {}}]
 `))
-	cr := &rollout{t: t, c: newClient(t), ns: ns, name: "wants-cluster-template"}
-	cr.until("InvalidSpec naming the unreadable ClusterAnalysisTemplate", func(r *v1alpha1.Rollout) bool {
+	cr := fixture.On(t, ns, "wants-cluster-template").Retrying(timeout)
+	cr.Until("InvalidSpec naming the unreadable ClusterAnalysisTemplate", timeout, func(r *v1alpha1.Rollout) bool {
 		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded &&
 			strings.Contains(r.Status.Message, `clusteranalysistemplates.argoproj.io "shared-checks" cannot be read`)
 	})
@@ -216,7 +186,7 @@ func install(t *testing.T, ns string, objs []*unstructured.Unstructured) {
 
 	// The Deployment is valid as written (security context, probes, resources) and its
 	// pods come up on the kwok nodes; nothing runs in them there.
-	c := newClient(t)
+	c := fixture.Client(t)
 	framework.Eventually(t, timeout, func() (bool, string) {
 		d := &appsv1.Deployment{}
 		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "tern-controller"}, d); err != nil {
@@ -256,41 +226,27 @@ func serviceAccountKubeconfig(t *testing.T, ns string) string {
 	return path
 }
 
+// startController starts tern-controller out of cluster with kubeconfig (the installed
+// ServiceAccount's token), leader election on, and waits until it holds the Lease.
 func startController(t *testing.T, ns, kubeconfig, instanceID string, extra ...string) *controller {
 	t.Helper()
-	if controllerBin == "" {
-		t.Fatal("tern-controller was not built")
-	}
-	log := filepath.Join(t.TempDir(), "controller.log")
-	args := append([]string{
-		"--kubeconfig", kubeconfig,
-		"--instance-id", instanceID,
-		"--leader-elect",
-		// Out of cluster: no ports, so that tests running side by side never collide.
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0",
-		"--zap-log-level", "debug",
-	}, extra...)
-	p, err := framework.StartProcess(log, controllerBin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctl := &controller{Process: p, log: log}
+	// --leader-elect after framework.ControllerArgs' --leader-elect=false: the last one holds.
+	ctl := &controller{fixture.StartController(t, "controller", kubeconfig,
+		append([]string{"--instance-id", instanceID, "--leader-elect"}, extra...)...)}
 	t.Cleanup(func() {
-		p.Stop()
+		// Runs before the fixture stops the controller and dumps its log.
 		if !t.Failed() {
 			return
 		}
-		p.DumpLog(40)
 		// A walkthrough that stalls on a missing permission says so only in the log.
 		if lines := ctl.forbidden(t); len(lines) > 0 {
 			t.Logf("the API server refused the controller %d time(s), first: %s", len(lines), lines[0])
 		}
 	})
 	// Leader election runs on the token too: the Lease appears in ns.
-	c := newClient(t)
+	c := fixture.Client(t)
 	framework.Eventually(t, timeout, func() (bool, string) {
-		if p.Exited() {
+		if p := ctl.Process(); p.Exited() {
 			p.DumpLog(40)
 			t.Fatal("tern-controller exited")
 		}
@@ -305,8 +261,7 @@ func startController(t *testing.T, ns, kubeconfig, instanceID string, extra ...s
 }
 
 type controller struct {
-	*framework.Process
-	log string
+	*fixture.Controller
 }
 
 // forbidden returns the lines where the API server refused the controller something. In
@@ -314,7 +269,7 @@ type controller struct {
 // which a Role cannot grant.
 func (c *controller) forbidden(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(c.log)
+	data, err := os.ReadFile(c.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +287,7 @@ func (c *controller) forbidden(t *testing.T) []string {
 // active Service switched.
 func walkthrough(t *testing.T, ns, instanceID string, ctl *controller) {
 	t.Helper()
-	objs := decode(t, mustRead(t, filepath.Join(repoRoot, "test", "fixtures", "seed-bluegreen.yaml")))
+	objs := decode(t, fixture.ReadFixture(t, "seed-bluegreen.yaml"))
 	var buf bytes.Buffer
 	for _, o := range objs {
 		if o.GetKind() == "Rollout" {
@@ -347,30 +302,30 @@ func walkthrough(t *testing.T, ns, instanceID string, ctl *controller) {
 		buf.Write(data)
 	}
 	framework.Apply(t, ns, buf.Bytes())
-	c := newClient(t)
-	ro := &rollout{t: t, c: c, ns: ns, name: "rollout-bluegreen"}
+	c := fixture.Client(t)
+	ro := fixture.On(t, ns, "rollout-bluegreen").Retrying(timeout)
 
-	ro.until("Healthy on "+firstRS, func(r *v1alpha1.Rollout) bool {
+	ro.Until("Healthy on "+firstRS, timeout, func(r *v1alpha1.Rollout) bool {
 		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.CurrentPodHash == firstHash &&
-			ro.selector("rollout-bluegreen-active") == firstHash
+			ro.Selector("rollout-bluegreen-active") == firstHash
 	})
 	rs := &appsv1.ReplicaSet{}
 	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: firstRS}, rs); err != nil {
 		t.Fatalf("the first ReplicaSet: %v", err)
 	}
 
-	ro.patch(false, types.JSONPatchType, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:yellow"}]`)
-	paused := ro.until("Paused with the preview Service on the new version", func(r *v1alpha1.Rollout) bool {
+	ro.SetImage("argoproj/rollouts-demo:yellow")
+	paused := ro.Until("Paused with the preview Service on the new version", timeout, func(r *v1alpha1.Rollout) bool {
 		return r.Status.Phase == v1alpha1.RolloutPhasePaused && r.Status.CurrentPodHash != firstHash &&
-			ro.selector("rollout-bluegreen-preview") == r.Status.CurrentPodHash &&
-			ro.selector("rollout-bluegreen-active") == firstHash
+			ro.Selector("rollout-bluegreen-preview") == r.Status.CurrentPodHash &&
+			ro.Selector("rollout-bluegreen-active") == firstHash
 	})
 	newHash := paused.Status.CurrentPodHash
 
-	ro.patch(true, types.MergePatchType, `{"status":{"pauseConditions":null}}`)
-	ro.until("Healthy with the active Service on "+newHash, func(r *v1alpha1.Rollout) bool {
+	ro.Promote()
+	ro.Until("Healthy with the active Service on "+newHash, timeout, func(r *v1alpha1.Rollout) bool {
 		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.StableRS == newHash &&
-			ro.selector("rollout-bluegreen-active") == newHash
+			ro.Selector("rollout-bluegreen-active") == newHash
 	})
 
 	// Events were recorded with the token (create and patch on events).
@@ -388,69 +343,6 @@ func walkthrough(t *testing.T, ns, instanceID string, ctl *controller) {
 	if lines := ctl.forbidden(t); len(lines) > 0 {
 		t.Errorf("the API server refused the controller %d time(s); config/rbac lacks a permission:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-}
-
-type rollout struct {
-	t        *testing.T
-	c        client.Client
-	ns, name string
-}
-
-func (r *rollout) until(what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
-	r.t.Helper()
-	var last *v1alpha1.Rollout
-	framework.Eventually(r.t, timeout, func() (bool, string) {
-		last = &v1alpha1.Rollout{}
-		if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: r.name}, last); err != nil {
-			return false, err.Error()
-		}
-		return cond(last), fmt.Sprintf("waiting for %s: phase=%s message=%q current=%s stable=%s active=%s preview=%s",
-			what, last.Status.Phase, last.Status.Message, last.Status.CurrentPodHash, last.Status.StableRS,
-			r.selector("rollout-bluegreen-active"), r.selector("rollout-bluegreen-preview"))
-	})
-	return last
-}
-
-func (r *rollout) selector(svc string) string {
-	s := &corev1.Service{}
-	if err := r.c.Get(context.Background(), types.NamespacedName{Namespace: r.ns, Name: svc}, s); err != nil {
-		return "(" + err.Error() + ")"
-	}
-	return s.Spec.Selector[v1alpha1.DefaultRolloutUniqueLabelKey]
-}
-
-// patch changes the Rollout as a user (the admin) would: the spec for set image, the
-// status for promote (what `kubectl argo rollouts promote` does).
-func (r *rollout) patch(status bool, pt types.PatchType, body string) {
-	r.t.Helper()
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: r.name}}
-	var err error
-	if status {
-		err = r.c.Status().Patch(context.Background(), ro, client.RawPatch(pt, []byte(body)))
-	} else {
-		err = r.c.Patch(context.Background(), ro, client.RawPatch(pt, []byte(body)))
-	}
-	if err != nil {
-		r.t.Fatalf("patching rollout %s/%s with %s: %v", r.ns, r.name, body, err)
-	}
-}
-
-func newClient(t *testing.T) client.Client {
-	t.Helper()
-	c, err := client.New(framework.Config(t), client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 func must(t *testing.T, err error) {

@@ -7,7 +7,8 @@
 // --good-error-ratio (default none), so a success-rate query tells good from bad versions.
 //
 // Point Prometheus at it (test/prometheus/up.sh does) to run Prometheus analysis against
-// the local control plane.
+// the local control plane. It is a tool of the tests (test/e2e, test/chaos), the bench and
+// `make demo`, and no part of a Tern install: it lives under test/ and is not released.
 package main
 
 import (
