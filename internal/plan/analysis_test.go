@@ -1,8 +1,7 @@
-package plan
+package plan_test
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
-	"github.com/tern-rollouts/tern/internal/snapshot"
+	"github.com/tern-rollouts/tern/internal/plan"
+	"github.com/tern-rollouts/tern/internal/plan/simulate"
 )
-
-// The world's side of analysis: templates, and AnalysisRuns that the planner creates and
-// whose phase a test sets, as the AnalysisRun controller would.
 
 // successRateTemplate is the template the analysis tests name unless they say otherwise.
 func successRateTemplate() *v1alpha1.AnalysisTemplateSpec {
@@ -32,103 +29,25 @@ func successRateTemplate() *v1alpha1.AnalysisTemplateSpec {
 	}
 }
 
-// snapshotTemplates puts the world's templates into a snapshot. A world whose test set
-// none has the success-rate template that analysisSteps names.
-func (w *world) snapshotTemplates(s *snapshot.Snapshot) {
-	if w.ats == nil {
-		t := successRateTemplate()
-		t.Args[0].Value = ptrTo("unset") // analysisSteps passes no argument
-		w.ats = map[string]*v1alpha1.AnalysisTemplateSpec{"success-rate": t}
-	}
-	s.AnalysisTemplates = map[string]*v1alpha1.AnalysisTemplate{}
-	for name, spec := range w.ats {
-		s.AnalysisTemplates[name] = &v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: *spec.DeepCopy()}
-	}
-	s.ClusterAnalysisTemplates = map[string]*v1alpha1.ClusterAnalysisTemplate{}
-	s.ClusterTemplatesUnreadable = w.catsUnreadable
-	for name, spec := range w.cats {
-		s.ClusterAnalysisTemplates[name] = &v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: *spec.DeepCopy()}
-	}
-}
-
-func (w *world) applyAnalysis(a Action) {
-	switch a := a.(type) {
-	case CreateAnalysisRun:
-		if ar := w.run(a.Run.Name); ar != nil {
-			// The executor accepts this only for our own run still measuring.
-			if ar.Status.Phase.Completed() || ar.Spec.Terminate {
-				w.t.Fatalf("CreateAnalysisRun %s: a finished run of that name exists", a.Run.Name)
-			}
-			return
-		}
-		ar := a.Run.DeepCopy()
-		w.uid++
-		ar.UID = types.UID("ar-" + strconv.Itoa(w.uid))
-		ar.CreationTimestamp = metav1.NewTime(w.now)
-		w.runs = append(w.runs, ar)
-	case TerminateAnalysisRun:
-		ar := w.run(a.Name)
-		if ar == nil {
-			return
-		}
-		ar.Spec.Terminate = true
-		if !ar.Status.Phase.Completed() {
-			// A terminated run keeps what it measured: with no failure that is success,
-			// which must never count for the rollout that stopped it.
-			ar.Status.Phase, ar.Status.Message = v1alpha1.AnalysisPhaseSuccessful, "Run Terminated"
-		}
-	case DeleteAnalysisRun:
-		for i, ar := range w.runs {
-			if ar.Name == a.Name {
-				if string(ar.UID) != a.UID {
-					w.t.Fatalf("DeleteAnalysisRun %s: uid %s, the run has %s", a.Name, a.UID, ar.UID)
-				}
-				for k := runKind(0); k < numKinds; k++ {
-					if rec := *record(&w.last.Status, k); rec != nil && rec.Name == a.Name && !w.last.Status.Abort {
-						w.t.Fatalf("DeleteAnalysisRun %s: the rollout follows it", a.Name)
-					}
-				}
-				w.runs = append(w.runs[:i], w.runs[i+1:]...)
-				return
-			}
-		}
-	}
-}
-
-func (w *world) run(name string) *v1alpha1.AnalysisRun {
-	for _, ar := range w.runs {
-		if ar.Name == name {
-			return ar
-		}
-	}
-	return nil
-}
-
 // current is the run of a kind the rollout's status records.
-func (w *world) current(k runKind) *v1alpha1.AnalysisRun {
+func (w *world) current(k simulate.RunKind) *v1alpha1.AnalysisRun {
 	w.t.Helper()
-	rec := *record(&w.ro.Status, k)
-	if rec == nil {
-		w.t.Fatalf("no %s run recorded in the status", k.label())
-	}
-	ar := w.run(rec.Name)
-	if ar == nil {
-		w.t.Fatalf("the recorded %s run %s does not exist", k.label(), rec.Name)
-	}
+	ar, err := w.CurrentRun(k)
+	w.must(err)
 	return ar
 }
 
 // finish ends the current run of a kind with a phase, as the AnalysisRun controller would.
-func (w *world) finish(k runKind, phase v1alpha1.AnalysisPhase, msg string) *v1alpha1.AnalysisRun {
+func (w *world) finish(k simulate.RunKind, phase v1alpha1.AnalysisPhase, msg string) *v1alpha1.AnalysisRun {
 	w.t.Helper()
-	ar := w.current(k)
-	ar.Status.Phase, ar.Status.Message = phase, msg
+	ar, err := w.FinishRun(k, phase, msg)
+	w.must(err)
 	return ar
 }
 
 func (w *world) runNames() []string {
 	var out []string
-	for _, ar := range w.runs {
+	for _, ar := range w.AnalysisRuns() {
 		out = append(out, ar.Name)
 	}
 	return out
@@ -136,8 +55,8 @@ func (w *world) runNames() []string {
 
 func (w *world) terminated() []string {
 	var out []string
-	for _, a := range w.actions {
-		if t, ok := a.(TerminateAnalysisRun); ok {
+	for _, a := range w.Actions() {
+		if t, ok := a.(plan.TerminateAnalysisRun); ok {
 			out = append(out, t.Name)
 		}
 	}
@@ -179,14 +98,12 @@ func canaryWithStepAnalysis(t *testing.T) *world {
 func TestAnalysisRunMade(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.ro.Labels = map[string]string{v1alpha1.LabelKeyControllerInstanceID: "blue-team"}
-	w.ats = map[string]*v1alpha1.AnalysisTemplateSpec{
-		"success-rate": successRateTemplate(),
-		"base": {
-			Args:    []v1alpha1.Argument{{Name: "stable"}, {Name: "image"}, {Name: "fixed", Value: ptrTo("from-template")}},
-			Metrics: []v1alpha1.Metric{{Name: "web", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://x/{{args.stable}}/{{args.image}}"}}}},
-		},
-	}
-	w.ats["success-rate"].Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "base"}}
+	w.SetAnalysisTemplate("success-rate", successRateTemplate())
+	w.SetAnalysisTemplate("base", &v1alpha1.AnalysisTemplateSpec{
+		Args:    []v1alpha1.Argument{{Name: "stable"}, {Name: "image"}, {Name: "fixed", Value: ptrTo("from-template")}},
+		Metrics: []v1alpha1.Metric{{Name: "web", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://x/{{args.stable}}/{{args.image}}"}}}},
+	})
+	w.AnalysisTemplate("success-rate").Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "base"}}
 	a := analysisOf("success-rate")
 	a.Args = append(a.Args,
 		v1alpha1.AnalysisRunArgument{Name: "stable", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: ptrTo(v1alpha1.Stable)}},
@@ -200,12 +117,12 @@ func TestAnalysisRunMade(t *testing.T) {
 	}
 	w.ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: ptrTo(int32(20))}, {Analysis: a}}
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	green := w.currentHash()
 	name := "rollouts-demo-" + green + "-2-1"
 	wantEqual(t, "runs", w.runNames(), []string{name})
-	ar := w.run(name)
+	ar := w.AnalysisRun(name)
 	wantEqual(t, "labels", ar.Labels, map[string]string{
 		"rollout-type": "Step", "step-index": "1", hashKey: green, "app": "rollouts-demo", "team": "web",
 		v1alpha1.LabelKeyControllerInstanceID: "blue-team",
@@ -231,48 +148,48 @@ func TestAnalysisRunMade(t *testing.T) {
 func TestAnalysisRunNoInstanceLabel(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
 	w.ro.Spec.Strategy.Canary.Steps[1].Analysis.AnalysisRunMetadata.Labels = map[string]string{v1alpha1.LabelKeyControllerInstanceID: "other"}
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	if _, ok := w.current(kindStep).Labels[v1alpha1.LabelKeyControllerInstanceID]; ok {
+	if _, ok := w.current(simulate.StepRun).Labels[v1alpha1.LabelKeyControllerInstanceID]; ok {
 		t.Fatal("the run would be measured by another controller instance")
 	}
 }
 
 func TestCanaryStepAnalysisSucceeds(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	green := w.currentHash()
 	wantEqual(t, "at the analysis step", w.stepIndex(), int32(1))
-	wantEqual(t, "one run", len(w.runs), 1)
-	w.clearEvents()
-	w.current(kindStep).Status.Phase = v1alpha1.AnalysisPhaseRunning
+	wantEqual(t, "one run", len(w.AnalysisRuns()), 1)
+	w.ClearEvents()
+	w.current(simulate.StepRun).Status.Phase = v1alpha1.AnalysisPhaseRunning
 	w.settle()
 	wantEqual(t, "recorded", w.ro.Status.Canary.CurrentStepAnalysisRunStatus.Status, v1alpha1.AnalysisPhaseRunning)
 	wantEqual(t, "events", w.eventMessages("AnalysisRunRunning"), []string{"Step Analysis Run 'rollouts-demo-" + green + "-2-1' Status New: 'Running' Previous: ''"})
-	w.finish(kindStep, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.StepRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "stable", w.ro.Status.StableRS, green)
 	wantEqual(t, "record cleared", w.ro.Status.Canary.CurrentStepAnalysisRunStatus == nil, true)
 	wantEqual(t, "nothing terminated", w.terminated(), []string(nil))
-	wantEqual(t, "run kept", len(w.runs), 1)
+	wantEqual(t, "run kept", len(w.AnalysisRuns()), 1)
 }
 
 // Abort on a failed step run, then retry: the update starts over and the analysis step
 // gets a fresh run, named <name>.1, while the failed one stays as history.
 func TestCanaryStepAnalysisFailsThenRetry(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	green := w.currentHash()
 	name := "rollouts-demo-" + green + "-2-1"
-	w.clearEvents()
-	w.finish(kindStep, v1alpha1.AnalysisPhaseFailed, failedMsg)
+	w.ClearEvents()
+	w.finish(simulate.StepRun, v1alpha1.AnalysisPhaseFailed, failedMsg)
 	w.settle()
 	wantEqual(t, "message", w.ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2: "+failedMsg)
 	wantEqual(t, "events", w.eventReasons()[:2], []string{"AnalysisRunFailed", "ScalingReplicaSet"})
-	for _, e := range w.events {
+	for _, e := range w.Events() {
 		if e.Reason == "AnalysisRunFailed" && e.Type != "Warning" {
 			t.Fatalf("AnalysisRunFailed is a %s event", e.Type)
 		}
@@ -284,9 +201,9 @@ func TestCanaryStepAnalysisFailsThenRetry(t *testing.T) {
 	w.settle()
 	wantEqual(t, "at the step again", w.stepIndex(), int32(1))
 	wantEqual(t, "runs", w.runNames(), []string{name, name + ".1"})
-	wantEqual(t, "follows the new run", w.current(kindStep).Name, name+".1")
+	wantEqual(t, "follows the new run", w.current(simulate.StepRun).Name, name+".1")
 	wantEqual(t, "waiting", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
-	w.finish(kindStep, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.StepRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }
@@ -297,9 +214,9 @@ func TestCanaryStepAnalysisStoppedWhenLeft(t *testing.T) {
 	for _, how := range []string{"promote", "abort", "promote-full"} {
 		t.Run(how, func(t *testing.T) {
 			w := canaryWithStepAnalysis(t)
-			w.setImage("argoproj/rollouts-demo:green")
+			w.SetImage("argoproj/rollouts-demo:green")
 			w.settle()
-			ar := w.current(kindStep)
+			ar := w.current(simulate.StepRun)
 			ar.Status.Phase = v1alpha1.AnalysisPhaseRunning
 			w.settle()
 			switch how {
@@ -317,7 +234,7 @@ func TestCanaryStepAnalysisStoppedWhenLeft(t *testing.T) {
 			} else {
 				wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 			}
-			wantEqual(t, "no other run", len(w.runs), 1)
+			wantEqual(t, "no other run", len(w.AnalysisRuns()), 1)
 		})
 	}
 }
@@ -326,25 +243,25 @@ func TestCanaryStepAnalysisStoppedWhenLeft(t *testing.T) {
 // again, a promote (the plugin also moves past the step) goes on.
 func TestCanaryStepAnalysisInconclusive(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	name := w.current(kindStep).Name
-	w.finish(kindStep, v1alpha1.AnalysisPhaseInconclusive, "")
+	name := w.current(simulate.StepRun).Name
+	w.finish(simulate.StepRun, v1alpha1.AnalysisPhaseInconclusive, "")
 	w.settle()
 	wantEqual(t, "paused", w.ro.Status.Message, "InconclusiveAnalysisRun")
-	w.promote()
+	w.Promote()
 	w.settle()
-	wantEqual(t, "rerun", w.current(kindStep).Name, name+".1")
+	wantEqual(t, "rerun", w.current(simulate.StepRun).Name, name+".1")
 	wantEqual(t, "running again", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
 	wantEqual(t, "resume used up", w.ro.Status.ControllerPause, false)
-	w.finish(kindStep, v1alpha1.AnalysisPhaseInconclusive, "")
+	w.finish(simulate.StepRun, v1alpha1.AnalysisPhaseInconclusive, "")
 	w.settle()
 	wantEqual(t, "paused again", w.ro.Status.Message, "InconclusiveAnalysisRun")
 	// kubectl argo rollouts promote on an inconclusive step.
 	w.ro.Status.PauseConditions, w.ro.Status.ControllerPause, w.ro.Status.CurrentStepIndex = nil, false, ptrTo(int32(2))
 	w.settle()
 	wantEqual(t, "promoted past the step", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "two runs", len(w.runs), 2)
+	wantEqual(t, "two runs", len(w.AnalysisRuns()), 2)
 }
 
 // The status write of the decision that created a run was lost: the planner follows the
@@ -352,9 +269,9 @@ func TestCanaryStepAnalysisInconclusive(t *testing.T) {
 // another rollout.
 func TestCanaryStepRunAdoptedAfterLostStatus(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	first := w.current(kindStep)
+	first := w.current(simulate.StepRun)
 	first.Status.Phase, first.CreationTimestamp = v1alpha1.AnalysisPhaseFailed, metav1.NewTime(epoch)
 	second := first.DeepCopy()
 	second.Name, second.UID = first.Name+".1", "second"
@@ -362,12 +279,13 @@ func TestCanaryStepRunAdoptedAfterLostStatus(t *testing.T) {
 	foreign := first.DeepCopy()
 	foreign.Name, foreign.UID, foreign.OwnerReferences[0].UID = first.Name+".2", "foreign", "someone-else"
 	foreign.Status.Phase, foreign.CreationTimestamp = v1alpha1.AnalysisPhaseRunning, metav1.NewTime(epoch.Add(time.Hour))
-	w.runs = append(w.runs, second, foreign)
+	w.AddAnalysisRun(second)
+	w.AddAnalysisRun(foreign)
 	w.ro.Status.Canary.CurrentStepAnalysisRunStatus = nil
 	w.settle()
 	wantEqual(t, "newest own run followed", w.ro.Status.Canary.CurrentStepAnalysisRunStatus.Name, second.Name)
 	wantEqual(t, "not aborted", w.ro.Status.Abort, false)
-	wantEqual(t, "no run created", len(w.runs), 3)
+	wantEqual(t, "no run created", len(w.AnalysisRuns()), 3)
 }
 
 // canaryWithBackground: the seed canary with a background analysis from step 2 on.
@@ -380,19 +298,19 @@ func canaryWithBackground(t *testing.T) *world {
 
 func TestCanaryBackgroundAnalysis(t *testing.T) {
 	w := canaryWithBackground(t)
-	if len(w.runs) != 0 {
+	if len(w.AnalysisRuns()) != 0 {
 		t.Fatal("the initial deploy ran analysis")
 	}
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	wantEqual(t, "paused at step 1", w.stepIndex(), int32(1))
-	wantEqual(t, "no run before startingStep", len(w.runs), 0)
-	w.promote()
+	wantEqual(t, "no run before startingStep", len(w.AnalysisRuns()), 0)
+	w.Promote()
 	w.settle()
 	name := "rollouts-demo-" + yellow + "-2"
 	wantEqual(t, "run", w.runNames(), []string{name})
-	ar := w.current(kindBackground)
+	ar := w.current(simulate.BackgroundRun)
 	wantEqual(t, "label", ar.Labels["rollout-type"], "Background")
 	if _, ok := ar.Labels["step-index"]; ok {
 		t.Fatal("a background run has no step index")
@@ -414,19 +332,19 @@ func TestCanaryBackgroundFailureAborts(t *testing.T) {
 		t.Run(string(phase), func(t *testing.T) {
 			w := canaryWithBackground(t)
 			w.ro.Spec.Strategy.Canary.Analysis.StartingStep = nil
-			w.setImage("argoproj/rollouts-demo:yellow")
+			w.SetImage("argoproj/rollouts-demo:yellow")
 			w.settle()
 			yellowRS := w.rsOf(w.currentHash())
-			w.clearEvents()
+			w.ClearEvents()
 			msg := `Metric "success-rate" assessed ` + string(phase) + ` due to failed (1) > failureLimit (0)`
-			w.finish(kindBackground, phase, msg)
+			w.finish(simulate.BackgroundRun, phase, msg)
 			w.settle()
 			wantEqual(t, "message", w.ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2: "+msg)
-			wantEqual(t, "first event", w.events[0].Reason, "AnalysisRun"+string(phase))
-			wantEqual(t, "warning", w.events[0].Type, "Warning")
-			wantEqual(t, "canary gone", w.replicas(), map[string]int32{canaryBlue: 5, yellowRS: 0})
-			wantEqual(t, "stable serves", w.selector(stableSvc), blueHash)
-			wantEqual(t, "canary svc on stable", w.selector(canarySvc), blueHash)
+			wantEqual(t, "first event", w.Events()[0].Reason, "AnalysisRun"+string(phase))
+			wantEqual(t, "warning", w.Events()[0].Type, "Warning")
+			wantEqual(t, "canary gone", w.Replicas(), map[string]int32{canaryBlue: 5, yellowRS: 0})
+			wantEqual(t, "stable serves", w.Selector(stableSvc), blueHash)
+			wantEqual(t, "canary svc on stable", w.Selector(canarySvc), blueHash)
 		})
 	}
 }
@@ -435,13 +353,13 @@ func TestCanaryBackgroundFailureAborts(t *testing.T) {
 // starts it again.
 func TestCanaryBackgroundInconclusive(t *testing.T) {
 	w := canaryWithBackground(t)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
-	w.promote()
+	w.Promote()
 	w.settle()
-	name := w.current(kindBackground).Name
+	name := w.current(simulate.BackgroundRun).Name
 	wantEqual(t, "at step 3", w.stepIndex(), int32(3))
-	w.finish(kindBackground, v1alpha1.AnalysisPhaseInconclusive, "")
+	w.finish(simulate.BackgroundRun, v1alpha1.AnalysisPhaseInconclusive, "")
 	w.settle()
 	wantEqual(t, "paused", pauseReasons(w), []v1alpha1.PauseReason{v1alpha1.PauseReasonCanaryPauseStep, v1alpha1.PauseReasonInconclusiveAnalysis})
 	w.advance(time.Hour)
@@ -449,7 +367,7 @@ func TestCanaryBackgroundInconclusive(t *testing.T) {
 	wantEqual(t, "still paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	w.ro.Status.PauseConditions = nil // kubectl argo rollouts promote: no inconclusive step
 	w.settle()
-	wantEqual(t, "rerun", w.current(kindBackground).Name, name+".1")
+	wantEqual(t, "rerun", w.current(simulate.BackgroundRun).Name, name+".1")
 	wantEqual(t, "steps go on", w.stepIndex(), int32(5))
 }
 
@@ -464,21 +382,21 @@ func blueGreenWithPre(t *testing.T) *world {
 
 func TestBlueGreenPrePromotionAnalysis(t *testing.T) {
 	w := blueGreenWithPre(t)
-	wantEqual(t, "no analysis on the initial deploy", len(w.runs), 0)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	wantEqual(t, "no analysis on the initial deploy", len(w.AnalysisRuns()), 0)
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	name := "rollout-bluegreen-" + yellow + "-2-pre"
 	wantEqual(t, "run", w.runNames(), []string{name})
-	wantEqual(t, "label", w.current(kindPre).Labels["rollout-type"], "PrePromotion")
-	wantEqual(t, "preview", w.selector(previewSvc), yellow)
+	wantEqual(t, "label", w.current(simulate.PrePromotionRun).Labels["rollout-type"], "PrePromotion")
+	wantEqual(t, "preview", w.Selector(previewSvc), yellow)
 	w.advance(time.Hour)
-	wantEqual(t, "active waits", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "active waits", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
 	wantEqual(t, "message", w.ro.Status.Message, "active service cutover pending")
-	w.finish(kindPre, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
-	wantEqual(t, "active switched", w.selector(activeSvc), yellow)
+	wantEqual(t, "active switched", w.Selector(activeSvc), yellow)
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }
 
@@ -487,25 +405,25 @@ func TestBlueGreenPrePromotionAnalysis(t *testing.T) {
 func TestBlueGreenPrePromotionWithPreviewReplicaCount(t *testing.T) {
 	w := blueGreenWithPre(t)
 	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellowRS := "rollout-bluegreen-" + w.currentHash()
-	wantEqual(t, "preview at 1", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 1})
-	wantEqual(t, "run started", len(w.runs), 1)
-	w.finish(kindPre, v1alpha1.AnalysisPhaseSuccessful, "")
+	wantEqual(t, "preview at 1", w.Replicas(), map[string]int32{blueRS: 2, yellowRS: 1})
+	wantEqual(t, "run started", len(w.AnalysisRuns()), 1)
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "full size", w.replicas()[yellowRS], int32(2))
+	wantEqual(t, "full size", w.Replicas()[yellowRS], int32(2))
 }
 
 func TestBlueGreenPrePromotionFailureNeverSwitches(t *testing.T) {
 	w := blueGreenWithPre(t)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellowRS := "rollout-bluegreen-" + w.currentHash()
-	w.finish(kindPre, v1alpha1.AnalysisPhaseFailed, failedMsg)
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseFailed, failedMsg)
 	w.settleChecking(func() {
-		if w.selector(activeSvc) != "558dcdc6d" {
+		if w.Selector(activeSvc) != "558dcdc6d" {
 			t.Fatal("the active Service moved")
 		}
 	})
@@ -513,20 +431,20 @@ func TestBlueGreenPrePromotionFailureNeverSwitches(t *testing.T) {
 		"RolloutAborted: Rollout aborted update to revision 2: Blue/green pre-promotion analysis phase error/failed: "+failedMsg)
 	wantEqual(t, "event", len(w.eventMessages("AnalysisRunFailed")), 1)
 	w.advance(30 * time.Second)
-	wantEqual(t, "preview scaled down after the abort delay", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 0})
-	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview scaled down after the abort delay", w.Replicas(), map[string]int32{blueRS: 2, yellowRS: 0})
+	wantEqual(t, "active", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "stable", w.ro.Status.StableRS, "558dcdc6d")
 }
 
 // Promote --full skips the pre-promotion analysis, stopping its run.
 func TestBlueGreenPrePromotionPromoteFull(t *testing.T) {
 	w := blueGreenWithPre(t)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
-	name := w.current(kindPre).Name
+	name := w.current(simulate.PrePromotionRun).Name
 	w.ro.Status.PromoteFull = true
 	w.settle()
-	wantEqual(t, "switched", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "switched", w.Selector(activeSvc), w.currentHash())
 	wantEqual(t, "terminated", w.terminated(), []string{name})
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }
@@ -535,20 +453,20 @@ func TestBlueGreenPrePromotionPromoteFull(t *testing.T) {
 func TestBlueGreenPrePromotionInconclusive(t *testing.T) {
 	w := blueGreenWithPre(t)
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = ptrTo(false)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
-	name := w.current(kindPre).Name
-	w.finish(kindPre, v1alpha1.AnalysisPhaseInconclusive, "")
+	name := w.current(simulate.PrePromotionRun).Name
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseInconclusive, "")
 	w.settle()
 	wantEqual(t, "pauses", pauseReasons(w), []v1alpha1.PauseReason{v1alpha1.PauseReasonBlueGreenPause, v1alpha1.PauseReasonInconclusiveAnalysis})
-	w.promote()
+	w.Promote()
 	w.settle()
-	wantEqual(t, "rerun", w.current(kindPre).Name, name+".1")
-	wantEqual(t, "active waits for it", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "rerun", w.current(simulate.PrePromotionRun).Name, name+".1")
+	wantEqual(t, "active waits for it", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "no pause re-added", len(w.ro.Status.PauseConditions), 0)
-	w.finish(kindPre, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
-	wantEqual(t, "switched", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "switched", w.Selector(activeSvc), w.currentHash())
 }
 
 // A blue-green that verifies the new version after the switch.
@@ -562,44 +480,44 @@ func blueGreenWithPost(t *testing.T) *world {
 
 func TestBlueGreenPostPromotionAnalysis(t *testing.T) {
 	w := blueGreenWithPost(t)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	yellowRS := "rollout-bluegreen-" + yellow
-	wantEqual(t, "active switched", w.selector(activeSvc), yellow)
+	wantEqual(t, "active switched", w.Selector(activeSvc), yellow)
 	wantEqual(t, "run", w.runNames(), []string{"rollout-bluegreen-" + yellow + "-2-post"})
-	wantEqual(t, "label", w.current(kindPost).Labels["rollout-type"], "PostPromotion")
+	wantEqual(t, "label", w.current(simulate.PostPromotionRun).Labels["rollout-type"], "PostPromotion")
 	wantEqual(t, "stable not yet", w.ro.Status.StableRS, "558dcdc6d")
 	// The run is still going (compat.md §2.2 rule 8: "waiting for analysis to complete" until it completes).
 	wantEqual(t, "message", w.ro.Status.Message, "waiting for analysis to complete")
 	w.advance(time.Hour)
-	wantEqual(t, "old version kept up while it runs", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
-	if _, ok := w.rss[blueRS].Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; ok {
+	wantEqual(t, "old version kept up while it runs", w.Replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
+	if _, ok := w.ReplicaSet(blueRS).Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; ok {
 		t.Fatal("the stable version got a scale-down deadline before the verification")
 	}
-	w.finish(kindPost, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.PostPromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
 	wantEqual(t, "stable", w.ro.Status.StableRS, yellow)
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "old kept for its delay", w.replicas()[blueRS], int32(2))
+	wantEqual(t, "old kept for its delay", w.Replicas()[blueRS], int32(2))
 	w.advance(30 * time.Second)
-	wantEqual(t, "old scaled down", w.replicas()[blueRS], int32(0))
+	wantEqual(t, "old scaled down", w.Replicas()[blueRS], int32(0))
 }
 
 func TestBlueGreenPostPromotionFailureSwitchesBack(t *testing.T) {
 	for _, phase := range []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError} {
 		t.Run(string(phase), func(t *testing.T) {
 			w := blueGreenWithPost(t)
-			w.setImage("argoproj/rollouts-demo:yellow")
+			w.SetImage("argoproj/rollouts-demo:yellow")
 			w.settle()
 			w.advance(time.Minute)
-			w.finish(kindPost, phase, "boom")
+			w.finish(simulate.PostPromotionRun, phase, "boom")
 			w.settle()
-			wantEqual(t, "active back on stable", w.selector(activeSvc), "558dcdc6d")
+			wantEqual(t, "active back on stable", w.Selector(activeSvc), "558dcdc6d")
 			wantEqual(t, "stable", w.ro.Status.StableRS, "558dcdc6d")
 			wantEqual(t, "message", w.ro.Status.Message,
 				"RolloutAborted: Rollout aborted update to revision 2: Blue/green post-promotion analysis phase error/failed: boom")
-			wantEqual(t, "stable at full size", w.replicas()[blueRS], int32(2))
+			wantEqual(t, "stable at full size", w.Replicas()[blueRS], int32(2))
 		})
 	}
 }
@@ -608,24 +526,24 @@ func TestBlueGreenPostPromotionFailureSwitchesBack(t *testing.T) {
 // run never promotes the new version, however long the rollout is left alone.
 func TestAnalysisNeverPromotesOnBadResult(t *testing.T) {
 	type path struct {
-		kind  runKind
+		kind  simulate.RunKind
 		setup func(t *testing.T) *world
 	}
 	paths := []path{
-		{kindStep, canaryWithStepAnalysis},
-		{kindBackground, func(t *testing.T) *world {
+		{simulate.StepRun, canaryWithStepAnalysis},
+		{simulate.BackgroundRun, func(t *testing.T) *world {
 			w := canaryWithBackground(t)
 			w.ro.Spec.Strategy.Canary.Analysis.StartingStep = nil
 			return w
 		}},
-		{kindPre, blueGreenWithPre},
-		{kindPost, blueGreenWithPost},
+		{simulate.PrePromotionRun, blueGreenWithPre},
+		{simulate.PostPromotionRun, blueGreenWithPost},
 	}
 	for _, pt := range paths {
 		for _, phase := range []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive} {
-			t.Run(pt.kind.label()+"/"+string(phase), func(t *testing.T) {
+			t.Run(string(pt.kind)+"/"+string(phase), func(t *testing.T) {
 				w := pt.setup(t)
-				w.setImage("argoproj/rollouts-demo:bad-red")
+				w.SetImage("argoproj/rollouts-demo:bad-red")
 				w.settle()
 				bad := w.currentHash()
 				w.finish(pt.kind, phase, "bad")
@@ -633,13 +551,13 @@ func TestAnalysisNeverPromotesOnBadResult(t *testing.T) {
 					if w.ro.Status.StableRS == bad {
 						t.Fatalf("promoted after a %s run", phase)
 					}
-					if bg := w.ro.Spec.Strategy.BlueGreen; bg != nil && pt.kind == kindPre && w.selector(activeSvc) == bad {
+					if bg := w.ro.Spec.Strategy.BlueGreen; bg != nil && pt.kind == simulate.PrePromotionRun && w.Selector(activeSvc) == bad {
 						t.Fatalf("active switched after a %s run", phase)
 					}
 				}
 				w.settleChecking(check)
 				for i := 0; i < 5; i++ {
-					w.now = w.now.Add(10 * time.Minute)
+					w.SetNow(w.Now().Add(10 * time.Minute))
 					w.settleChecking(check)
 				}
 				switch phase {
@@ -650,7 +568,7 @@ func TestAnalysisNeverPromotesOnBadResult(t *testing.T) {
 				default:
 					wantEqual(t, "aborted", w.ro.Status.Abort, true)
 					if w.ro.Spec.Strategy.BlueGreen != nil {
-						wantEqual(t, "active on stable", w.selector(activeSvc), "558dcdc6d")
+						wantEqual(t, "active on stable", w.Selector(activeSvc), "558dcdc6d")
 					}
 				}
 			})
@@ -671,7 +589,7 @@ func TestAnalysisRunHistory(t *testing.T) {
 			OwnerReferences: []metav1.OwnerReference{{Kind: "Rollout", Name: w.ro.Name, UID: w.ro.UID, Controller: &isController}},
 		}}
 		ar.Status.Phase = phase
-		w.runs = append(w.runs, ar)
+		w.AddAnalysisRun(ar)
 	}
 	for i := 1; i <= 3; i++ {
 		add(fmt.Sprintf("ok-%d", i), blueHash, v1alpha1.AnalysisPhaseSuccessful, time.Duration(i)*time.Hour)
@@ -680,9 +598,9 @@ func TestAnalysisRunHistory(t *testing.T) {
 	add("error-4", blueHash, v1alpha1.AnalysisPhaseError, 4*time.Hour)
 	add("gone-version", "0123456789", v1alpha1.AnalysisPhaseSuccessful, time.Minute)
 	add("running", blueHash, v1alpha1.AnalysisPhaseRunning, 5*time.Hour)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	cur := w.current(kindStep).Name
+	cur := w.current(simulate.StepRun).Name
 	wantEqual(t, "kept", w.runNames(), []string{"ok-1", "bad-1", "bad-2", cur})
 	wantEqual(t, "the running one was stopped first", w.terminated(), []string{"running"})
 }
@@ -697,28 +615,28 @@ func TestAnalysisMissingTemplateIsInvalidSpec(t *testing.T) {
 		{
 			name:    "step template",
 			edit:    func(w *world) { w.ro.Spec.Strategy.Canary.Steps[1].Analysis.Templates[0].TemplateName = "nope" },
-			fix:     func(w *world) { w.ats["nope"] = successRateTemplate() },
+			fix:     func(w *world) { w.SetAnalysisTemplate("nope", successRateTemplate()) },
 			message: `spec.strategy.canary.steps[1].analysis.templates[0].templateName: Invalid value: "nope": analysistemplates.argoproj.io "nope" not found`,
 		},
 		{
 			name: "nested template",
 			edit: func(w *world) {
-				w.ats["success-rate"].Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "inner", ClusterScope: true}}
+				w.AnalysisTemplate("success-rate").Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "inner", ClusterScope: true}}
 			},
 			fix: func(w *world) {
-				w.cats = map[string]*v1alpha1.AnalysisTemplateSpec{"inner": {Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}}}
+				w.SetClusterAnalysisTemplate("inner", &v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}})
 			},
 			message: `spec.strategy.canary.steps[1].analysis.templates[0].templateName: Invalid value: "success-rate": clusteranalysistemplates.argoproj.io "inner" not found`,
 		},
 		{
 			name: "cluster template, namespaced install",
 			edit: func(w *world) {
-				w.ats["success-rate"].Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "inner", ClusterScope: true}}
-				w.catsUnreadable = true
+				w.AnalysisTemplate("success-rate").Templates = []v1alpha1.AnalysisTemplateRef{{TemplateName: "inner", ClusterScope: true}}
+				w.SetClusterTemplatesUnreadable(true)
 			},
 			fix: func(w *world) {
-				w.catsUnreadable = false
-				w.cats = map[string]*v1alpha1.AnalysisTemplateSpec{"inner": {Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}}}
+				w.SetClusterTemplatesUnreadable(false)
+				w.SetClusterAnalysisTemplate("inner", &v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{{Name: "other", Provider: successRateTemplate().Metrics[0].Provider}}})
 			},
 			message: `spec.strategy.canary.steps[1].analysis.templates[0].templateName: Invalid value: "success-rate": clusteranalysistemplates.argoproj.io "inner" cannot be read: ` +
 				`this controller watches only its namespace and is not granted cluster-scoped templates; use an AnalysisTemplate in namespace default, or a cluster-wide install`,
@@ -727,9 +645,9 @@ func TestAnalysisMissingTemplateIsInvalidSpec(t *testing.T) {
 			name: "argument",
 			edit: func(w *world) {
 				w.ro.Spec.Strategy.Canary.Steps[1].Analysis.Args = nil
-				w.ats["success-rate"].Args[0].Value = nil
+				w.AnalysisTemplate("success-rate").Args[0].Value = nil
 			},
-			fix:     func(w *world) { w.ats["success-rate"].Args[0].Value = ptrTo("fixed") },
+			fix:     func(w *world) { w.AnalysisTemplate("success-rate").Args[0].Value = ptrTo("fixed") },
 			message: `spec.strategy.canary.steps[1].analysis: Invalid value: "success-rate": args.hash was not resolved: AnalysisTemplate "success-rate" declares it without a value and none was given`,
 		},
 	}
@@ -737,18 +655,18 @@ func TestAnalysisMissingTemplateIsInvalidSpec(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := canaryWithStepAnalysis(t)
 			c.edit(w)
-			w.setImage("argoproj/rollouts-demo:green")
+			w.SetImage("argoproj/rollouts-demo:green")
 			w.settle()
 			wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 			wantEqual(t, "message", w.ro.Status.Message, `InvalidSpec: The Rollout "rollouts-demo" is invalid: `+c.message)
-			wantEqual(t, "nothing touched", w.replicas(), map[string]int32{canaryBlue: 5})
+			wantEqual(t, "nothing touched", w.Replicas(), map[string]int32{canaryBlue: 5})
 			c.fix(w)
 			w.settle()
 			if w.condition(v1alpha1.InvalidSpec) != nil {
 				t.Fatal("InvalidSpec kept once the template exists")
 			}
 			wantEqual(t, "update goes on", w.stepIndex(), int32(1))
-			wantEqual(t, "run created", len(w.runs), 1)
+			wantEqual(t, "run created", len(w.AnalysisRuns()), 1)
 		})
 	}
 }
@@ -757,24 +675,26 @@ func TestAnalysisMissingTemplateIsInvalidSpec(t *testing.T) {
 // nothing twice: the run it records is taken as existing.
 func TestAnalysisRunCreationIdempotent(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	before := w.ro.Status.DeepCopy()
 	w.ro.Status = *before
-	d := Plan(w.snapshot())
+	d := plan.Plan(w.Snapshot())
 	for _, a := range d.Actions {
-		if _, ok := a.(CreateAnalysisRun); ok {
+		if _, ok := a.(plan.CreateAnalysisRun); ok {
 			t.Fatalf("a run exists and is recorded, yet the plan creates one: %+v", d.Actions)
 		}
 	}
 	// The recorded run is missing from the cache (not seen yet, or deleted): it is
 	// created again under the same name, never under a new one.
-	name := w.current(kindStep).Name
-	w.runs = nil
-	d = Plan(w.snapshot())
+	name := w.current(simulate.StepRun).Name
+	for _, ar := range w.AnalysisRuns() {
+		w.RemoveAnalysisRun(ar.Name)
+	}
+	d = plan.Plan(w.Snapshot())
 	var created []string
 	for _, a := range d.Actions {
-		if c, ok := a.(CreateAnalysisRun); ok {
+		if c, ok := a.(plan.CreateAnalysisRun); ok {
 			created = append(created, c.Run.Name)
 		}
 	}
@@ -787,21 +707,21 @@ func TestAnalysisRunCreationIdempotent(t *testing.T) {
 // A template the engine could not run is InvalidSpec before any run is made of it.
 func TestAnalysisInvalidTemplateIsInvalidSpec(t *testing.T) {
 	w := canaryWithStepAnalysis(t)
-	w.ats["success-rate"].Metrics[0].Provider = v1alpha1.MetricProvider{}
-	w.setImage("argoproj/rollouts-demo:green")
+	w.AnalysisTemplate("success-rate").Metrics[0].Provider = v1alpha1.MetricProvider{}
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	wantEqual(t, "message", w.ro.Status.Message, `InvalidSpec: The Rollout "rollouts-demo" is invalid: `+
 		`spec.strategy.canary.steps[1].analysis.templates[success-rate].metrics[0].provider: Required value: no provider specified`)
-	wantEqual(t, "no run", len(w.runs), 0)
+	wantEqual(t, "no run", len(w.AnalysisRuns()), 0)
 }
 
 // Background analysis edited out of the spec mid-update: its run stops.
 func TestCanaryBackgroundRemovedMidUpdate(t *testing.T) {
 	w := canaryWithBackground(t)
 	w.ro.Spec.Strategy.Canary.Analysis.StartingStep = nil
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
-	name := w.current(kindBackground).Name
+	name := w.current(simulate.BackgroundRun).Name
 	w.ro.Spec.Strategy.Canary.Analysis = nil
 	w.ro.Generation++
 	w.settle()
@@ -817,19 +737,19 @@ func TestBlueGreenFastTrackSkipsAnalysis(t *testing.T) {
 	bg.AutoPromotionEnabled = nil
 	bg.PrePromotionAnalysis, bg.PostPromotionAnalysis = analysisOf("success-rate"), analysisOf("success-rate")
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	w.finish(kindPre, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.PrePromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
-	w.finish(kindPost, v1alpha1.AnalysisPhaseSuccessful, "")
+	w.finish(simulate.PostPromotionRun, v1alpha1.AnalysisPhaseSuccessful, "")
 	w.settle()
 	green := w.currentHash()
 	wantEqual(t, "green stable", w.ro.Status.StableRS, green)
-	wantEqual(t, "blue waits out its delay", w.replicas()[blueRS], int32(2))
-	runs := len(w.runs)
-	w.setImage("argoproj/rollouts-demo:blue")
+	wantEqual(t, "blue waits out its delay", w.Replicas()[blueRS], int32(2))
+	runs := len(w.AnalysisRuns())
+	w.SetImage("argoproj/rollouts-demo:blue")
 	w.settle()
-	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "active", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "no new run", len(w.runs), runs)
+	wantEqual(t, "no new run", len(w.AnalysisRuns()), runs)
 }

@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"reflect"
@@ -7,9 +7,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
+	"github.com/tern-rollouts/tern/internal/plan"
 )
 
 const (
@@ -38,9 +40,9 @@ func wantEqual[T any](t *testing.T, what string, got, want T) {
 func TestBlueGreenInitialDeploy(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{blueRS: 2})
-	wantEqual(t, "active selector", w.selector(activeSvc), "558dcdc6d")
-	wantEqual(t, "preview selector", w.selector(previewSvc), "558dcdc6d")
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{blueRS: 2})
+	wantEqual(t, "active selector", w.Selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview selector", w.Selector(previewSvc), "558dcdc6d")
 	st := w.ro.Status
 	wantEqual(t, "stableRS", st.StableRS, "558dcdc6d")
 	wantEqual(t, "phase", st.Phase, v1alpha1.RolloutPhaseHealthy)
@@ -50,7 +52,7 @@ func TestBlueGreenInitialDeploy(t *testing.T) {
 	wantEqual(t, "selector", st.Selector, "app=rollout-bluegreen,rollouts-pod-template-hash=558dcdc6d")
 	wantEqual(t, "events", w.eventReasons(), []string{"RolloutUpdated", "NewReplicaSetCreated", "ScalingReplicaSet", "RolloutCompleted", "SwitchService", "SwitchService"})
 	wantEqual(t, "completed message", w.condition(v1alpha1.RolloutCompleted).Message, "Rollout completed update to revision 1 (558dcdc6d): Initial deploy")
-	rs := w.rss[blueRS]
+	rs := w.ReplicaSet(blueRS)
 	wantEqual(t, "rs revision", rs.Annotations[v1alpha1.RevisionAnnotation], "1")
 	wantEqual(t, "rs labels", rs.Labels, map[string]string{"app": "rollout-bluegreen", hashKey: "558dcdc6d"})
 	wantEqual(t, "rs selector", rs.Spec.Selector.MatchLabels, map[string]string{"app": "rollout-bluegreen", hashKey: "558dcdc6d"})
@@ -65,14 +67,14 @@ func TestBlueGreenInitialDeploy(t *testing.T) {
 func TestBlueGreenSeedWalkthrough(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	yellowRS := "rollout-bluegreen-" + yellow
-	wantEqual(t, "replicasets while paused", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
-	wantEqual(t, "preview", w.selector(previewSvc), yellow)
-	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "replicasets while paused", w.Replicas(), map[string]int32{blueRS: 2, yellowRS: 2})
+	wantEqual(t, "preview", w.Selector(previewSvc), yellow)
+	wantEqual(t, "active", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "message", w.ro.Status.Message, "BlueGreenPause")
 	wantEqual(t, "controllerPause", w.ro.Status.ControllerPause, true)
@@ -81,25 +83,25 @@ func TestBlueGreenSeedWalkthrough(t *testing.T) {
 	}
 	wantEqual(t, "events until pause", w.eventReasons(), []string{"RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "SwitchService", "RolloutPaused"})
 
-	w.clearEvents()
-	w.promote()
+	w.ClearEvents()
+	w.Promote()
 	w.settle()
-	wantEqual(t, "active after promote", w.selector(activeSvc), yellow)
+	wantEqual(t, "active after promote", w.Selector(activeSvc), yellow)
 	wantEqual(t, "stable", w.ro.Status.StableRS, yellow)
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	if _, ok := w.rss[blueRS].Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; !ok {
+	if _, ok := w.ReplicaSet(blueRS).Annotations[v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey]; !ok {
 		t.Fatal("old active ReplicaSet has no scale-down-deadline")
 	}
-	wantEqual(t, "old kept during delay", w.replicas()[blueRS], int32(2))
-	wantEqual(t, "requeue for the delay", w.last.RequeueAfter, 30*time.Second)
+	wantEqual(t, "old kept during delay", w.Replicas()[blueRS], int32(2))
+	wantEqual(t, "requeue for the delay", w.Last().RequeueAfter, 30*time.Second)
 	wantEqual(t, "events on promote", w.eventReasons(), []string{"RolloutResumed", "SwitchService", "RolloutCompleted"})
 	wantEqual(t, "completion", w.condition(v1alpha1.RolloutCompleted).Message, "Rollout completed update to revision 2 ("+yellow+"): Completed blue-green update")
 
-	w.clearEvents()
+	w.ClearEvents()
 	w.advance(31 * time.Second)
-	wantEqual(t, "after delay", w.replicas(), map[string]int32{blueRS: 0, yellowRS: 2})
+	wantEqual(t, "after delay", w.Replicas(), map[string]int32{blueRS: 0, yellowRS: 2})
 	wantEqual(t, "scale-down event", w.eventReasons(), []string{"ScalingReplicaSet"})
-	wantEqual(t, "message", w.events[0].Message, "Scaled down ReplicaSet "+blueRS+" (revision 1) from 2 to 0")
+	wantEqual(t, "message", w.Events()[0].Message, "Scaled down ReplicaSet "+blueRS+" (revision 1) from 2 to 0")
 	wantEqual(t, "counts", []int32{w.ro.Status.Replicas, w.ro.Status.UpdatedReplicas, w.ro.Status.AvailableReplicas}, []int32{2, 2, 2})
 }
 
@@ -107,10 +109,10 @@ func TestBlueGreenAutoPromotion(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	green := w.currentHash()
-	wantEqual(t, "active", w.selector(activeSvc), green)
+	wantEqual(t, "active", w.Selector(activeSvc), green)
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "no pause", len(w.ro.Status.PauseConditions), 0)
 }
@@ -120,14 +122,14 @@ func TestBlueGreenAutoPromotionSeconds(t *testing.T) {
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionSeconds = 20
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "requeue at the auto-promotion", w.last.RequeueAfter, 20*time.Second)
+	wantEqual(t, "requeue at the auto-promotion", w.Last().RequeueAfter, 20*time.Second)
 	w.advance(10 * time.Second)
 	wantEqual(t, "still paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	w.advance(10 * time.Second)
-	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "active", w.Selector(activeSvc), w.currentHash())
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }
 
@@ -136,83 +138,83 @@ func TestBlueGreenPreviewReplicaCount(t *testing.T) {
 	w.ro.Spec.Replicas = ptrTo(int32(4))
 	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
 	w.settle()
-	wantEqual(t, "initial at full size", w.replicas()[blueRS], int32(4))
-	w.setImage("argoproj/rollouts-demo:green")
+	wantEqual(t, "initial at full size", w.Replicas()[blueRS], int32(4))
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	greenRS := "rollout-bluegreen-" + w.currentHash()
-	wantEqual(t, "preview at reduced size", w.replicas()[greenRS], int32(1))
+	wantEqual(t, "preview at reduced size", w.Replicas()[greenRS], int32(1))
 	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	w.promote()
+	w.Promote()
 	w.step()
-	wantEqual(t, "scaled up before the switch", w.replicas()[greenRS], int32(4))
+	wantEqual(t, "scaled up before the switch", w.Replicas()[greenRS], int32(4))
 	wantEqual(t, "checkpoint", w.ro.Status.BlueGreen.ScaleUpPreviewCheckPoint, true)
-	wantEqual(t, "active not switched yet", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "active not switched yet", w.Selector(activeSvc), "558dcdc6d")
 	w.settle()
-	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "active", w.Selector(activeSvc), w.currentHash())
 	wantEqual(t, "checkpoint reset", w.ro.Status.BlueGreen.ScaleUpPreviewCheckPoint, false)
 }
 
 func TestBlueGreenAbortRetry(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:red")
+	w.SetImage("argoproj/rollouts-demo:red")
 	w.settle()
 	redRS := "rollout-bluegreen-" + w.currentHash()
-	w.clearEvents()
+	w.ClearEvents()
 	w.ro.Status.Abort = true
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 	wantEqual(t, "message", w.ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2")
-	wantEqual(t, "active stays", w.selector(activeSvc), "558dcdc6d")
-	wantEqual(t, "preview back to stable", w.selector(previewSvc), "558dcdc6d")
-	wantEqual(t, "preview kept for the abort delay", w.replicas()[redRS], int32(2))
+	wantEqual(t, "active stays", w.Selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview back to stable", w.Selector(previewSvc), "558dcdc6d")
+	wantEqual(t, "preview kept for the abort delay", w.Replicas()[redRS], int32(2))
 	if w.ro.Status.AbortedAt == nil {
 		t.Fatal("abortedAt not set")
 	}
 	wantEqual(t, "events", w.eventReasons(), []string{"SwitchService", "RolloutAborted"})
 	w.advance(30 * time.Second)
-	wantEqual(t, "preview scaled down", w.replicas()[redRS], int32(0))
+	wantEqual(t, "preview scaled down", w.Replicas()[redRS], int32(0))
 	wantEqual(t, "still degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 
 	// retry
 	w.ro.Status.Abort = false
 	w.settle()
 	wantEqual(t, "abortedAt cleared", w.ro.Status.AbortedAt == nil, true)
-	wantEqual(t, "scaled up again", w.replicas()[redRS], int32(2))
+	wantEqual(t, "scaled up again", w.Replicas()[redRS], int32(2))
 	wantEqual(t, "paused again", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "preview", w.selector(previewSvc), w.currentHash())
+	wantEqual(t, "preview", w.Selector(previewSvc), w.currentHash())
 }
 
 func TestBlueGreenAbortThenBackToStable(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:red")
+	w.SetImage("argoproj/rollouts-demo:red")
 	w.settle()
 	redRS := "rollout-bluegreen-" + w.currentHash()
 	w.ro.Status.Abort = true
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:blue")
+	w.SetImage("argoproj/rollouts-demo:blue")
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "abort cleared", w.ro.Status.Abort, false)
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{blueRS: 2, redRS: 0})
-	wantEqual(t, "stable revision bumped", w.rss[blueRS].Annotations[v1alpha1.RevisionAnnotation], "3")
-	wantEqual(t, "history", w.rss[blueRS].Annotations[v1alpha1.RevisionHistoryAnnotation], "1")
-	wantEqual(t, "no new replicaset", len(w.rss), 2)
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{blueRS: 2, redRS: 0})
+	wantEqual(t, "stable revision bumped", w.ReplicaSet(blueRS).Annotations[v1alpha1.RevisionAnnotation], "3")
+	wantEqual(t, "history", w.ReplicaSet(blueRS).Annotations[v1alpha1.RevisionHistoryAnnotation], "1")
+	wantEqual(t, "no new replicaset", len(w.ReplicaSets()), 2)
 }
 
 func TestBlueGreenFastTrackRollbackWithinDelay(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	wantEqual(t, "blue waits out its delay", w.replicas()[blueRS], int32(2))
+	wantEqual(t, "blue waits out its delay", w.Replicas()[blueRS], int32(2))
 	// Back to blue while it is still up: no pause, straight back to active.
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = ptrTo(false)
-	w.setImage("argoproj/rollouts-demo:blue")
+	w.SetImage("argoproj/rollouts-demo:blue")
 	w.settle()
-	wantEqual(t, "active", w.selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "active", w.Selector(activeSvc), "558dcdc6d")
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Fast rollback") {
 		t.Fatalf("completion = %q", w.condition(v1alpha1.RolloutCompleted).Message)
@@ -224,18 +226,18 @@ func TestBlueGreenScaleDownDelayAcrossUpdates(t *testing.T) {
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
 	w.ro.Spec.RevisionHistoryLimit = ptrTo(int32(5))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	greenRS := "rollout-bluegreen-" + w.currentHash()
 	w.advance(10 * time.Second)
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellowRS := "rollout-bluegreen-" + w.currentHash()
-	wantEqual(t, "both old versions wait", w.replicas(), map[string]int32{blueRS: 2, greenRS: 2, yellowRS: 2})
+	wantEqual(t, "both old versions wait", w.Replicas(), map[string]int32{blueRS: 2, greenRS: 2, yellowRS: 2})
 	w.advance(21 * time.Second)
-	wantEqual(t, "first delay passed", w.replicas(), map[string]int32{blueRS: 0, greenRS: 2, yellowRS: 2})
+	wantEqual(t, "first delay passed", w.Replicas(), map[string]int32{blueRS: 0, greenRS: 2, yellowRS: 2})
 	w.advance(10 * time.Second)
-	wantEqual(t, "second delay passed", w.replicas(), map[string]int32{blueRS: 0, greenRS: 0, yellowRS: 2})
+	wantEqual(t, "second delay passed", w.Replicas(), map[string]int32{blueRS: 0, greenRS: 0, yellowRS: 2})
 }
 
 func TestBlueGreenRevisionHistoryLimit(t *testing.T) {
@@ -245,11 +247,11 @@ func TestBlueGreenRevisionHistoryLimit(t *testing.T) {
 	w.ro.Spec.RevisionHistoryLimit = ptrTo(int32(1))
 	w.settle()
 	for _, img := range []string{"a", "b", "c"} {
-		w.setImage("argoproj/rollouts-demo:" + img)
+		w.SetImage("argoproj/rollouts-demo:" + img)
 		w.settle()
 	}
-	wantEqual(t, "replicasets kept", len(w.rss), 2)
-	if _, ok := w.rss["rollout-bluegreen-"+w.currentHash()]; !ok {
+	wantEqual(t, "replicasets kept", len(w.ReplicaSets()), 2)
+	if w.ReplicaSet("rollout-bluegreen-"+w.currentHash()) == nil {
 		t.Fatal("current ReplicaSet deleted")
 	}
 }
@@ -259,15 +261,15 @@ func TestBlueGreenNeverReadyProgressDeadline(t *testing.T) {
 		w := seedBlueGreen(t)
 		w.ro.Spec.ProgressDeadlineSeconds = ptrTo(int32(10))
 		w.ro.Spec.ProgressDeadlineAbort = abort
-		w.notReady["argoproj/rollouts-demo:bad-ready"] = true
+		w.NeverReady("argoproj/rollouts-demo:bad-ready")
 		w.settle()
-		w.setImage("argoproj/rollouts-demo:bad-ready")
+		w.SetImage("argoproj/rollouts-demo:bad-ready")
 		w.settle()
-		wantEqual(t, "no preview switch to unready pods", w.selector(previewSvc), "558dcdc6d")
+		wantEqual(t, "no preview switch to unready pods", w.Selector(previewSvc), "558dcdc6d")
 		wantEqual(t, "progressing", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
 		w.advance(11 * time.Second)
 		wantEqual(t, "degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
-		wantEqual(t, "active untouched", w.selector(activeSvc), "558dcdc6d")
+		wantEqual(t, "active untouched", w.Selector(activeSvc), "558dcdc6d")
 		if abort {
 			wantEqual(t, "aborted", w.ro.Status.Abort, true)
 			if !strings.HasPrefix(w.ro.Status.Message, "RolloutAborted: ") {
@@ -281,14 +283,14 @@ func TestBlueGreenNeverReadyProgressDeadline(t *testing.T) {
 
 func TestBlueGreenInvalidSpecThenFixed(t *testing.T) {
 	w := seedBlueGreen(t)
-	delete(w.svcs, previewSvc)
+	w.DeleteService(previewSvc)
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 	if !strings.Contains(w.ro.Status.Message, `service "rollout-bluegreen-preview" not found`) {
 		t.Fatalf("message %q does not say what to fix", w.ro.Status.Message)
 	}
-	wantEqual(t, "nothing created", len(w.rss), 0)
-	w.svcs[previewSvc] = &corev1.Service{Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "rollout-bluegreen"}}}
+	wantEqual(t, "nothing created", len(w.ReplicaSets()), 0)
+	w.AddService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: previewSvc}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "rollout-bluegreen"}}})
 	w.settle()
 	wantEqual(t, "recovered", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	if w.condition(v1alpha1.InvalidSpec) != nil {
@@ -300,16 +302,16 @@ func TestBlueGreenManualPause(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
 	w.ro.Spec.Paused = true
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "message", w.ro.Status.Message, "manually paused")
-	wantEqual(t, "nothing created while paused", len(w.rss), 1)
+	wantEqual(t, "nothing created while paused", len(w.ReplicaSets()), 1)
 	w.ro.Spec.Paused = false
 	w.ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = nil
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "active", w.Selector(activeSvc), w.currentHash())
 }
 
 // A paused rollout still follows spec.replicas, as a paused Deployment does: the active
@@ -320,33 +322,33 @@ func TestBlueGreenManualPauseScales(t *testing.T) {
 	w.ro.Spec.Paused = true
 	w.ro.Spec.Replicas = ptrTo(int32(4))
 	w.settle()
-	wantEqual(t, "stable scaled while paused", w.replicas(), map[string]int32{blueRS: 4})
+	wantEqual(t, "stable scaled while paused", w.Replicas(), map[string]int32{blueRS: 4})
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "status replicas", w.ro.Status.AvailableReplicas, int32(4))
 
 	// Mid-update, paused with the preview up: both sides follow, the Services stay.
 	w.ro.Spec.Paused = false
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	yellowRS := "rollout-bluegreen-" + yellow
-	wantEqual(t, "preview up", w.replicas(), map[string]int32{blueRS: 4, yellowRS: 4})
+	wantEqual(t, "preview up", w.Replicas(), map[string]int32{blueRS: 4, yellowRS: 4})
 	w.ro.Spec.Paused = true
 	w.ro.Spec.Replicas = ptrTo(int32(3))
 	w.settle()
-	wantEqual(t, "both sides scaled while paused", w.replicas(), map[string]int32{blueRS: 3, yellowRS: 3})
-	wantEqual(t, "active stays", w.selector(activeSvc), "558dcdc6d")
-	wantEqual(t, "preview stays", w.selector(previewSvc), yellow)
+	wantEqual(t, "both sides scaled while paused", w.Replicas(), map[string]int32{blueRS: 3, yellowRS: 3})
+	wantEqual(t, "active stays", w.Selector(activeSvc), "558dcdc6d")
+	wantEqual(t, "preview stays", w.Selector(previewSvc), yellow)
 
 	// A template changed under the pause creates nothing, yet a resize still applies to
 	// the active version; the abandoned preview is left for the unpause to drain.
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.ro.Spec.Replicas = ptrTo(int32(2))
 	w.settle()
-	wantEqual(t, "active resized, nothing new", w.replicas(), map[string]int32{blueRS: 2, yellowRS: 3})
+	wantEqual(t, "active resized, nothing new", w.Replicas(), map[string]int32{blueRS: 2, yellowRS: 3})
 	w.ro.Spec.Paused = false
 	w.settle()
-	if n := w.replicas()[yellowRS]; n != 0 {
+	if n := w.Replicas()[yellowRS]; n != 0 {
 		t.Fatalf("the abandoned preview kept %d replicas after the unpause", n)
 	}
 }
@@ -355,12 +357,12 @@ func TestBlueGreenPromoteFull(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.ro.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptrTo(int32(1))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	w.ro.Status.PromoteFull = true
 	w.ro.Status.PauseConditions = nil
 	w.settle()
-	wantEqual(t, "active", w.selector(activeSvc), w.currentHash())
+	wantEqual(t, "active", w.Selector(activeSvc), w.currentHash())
 	wantEqual(t, "promoteFull cleared", w.ro.Status.PromoteFull, false)
 	if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Full promotion requested") {
 		t.Fatalf("completion = %q", w.condition(v1alpha1.RolloutCompleted).Message)
@@ -373,33 +375,33 @@ func TestBlueGreenActiveMetadata(t *testing.T) {
 	bg.ActiveMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "active"}}
 	bg.PreviewMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "preview"}}
 	w.settle()
-	wantEqual(t, "initial gets active metadata", w.rss[blueRS].Spec.Template.Labels["role"], "active")
-	w.setImage("argoproj/rollouts-demo:green")
+	wantEqual(t, "initial gets active metadata", w.ReplicaSet(blueRS).Spec.Template.Labels["role"], "active")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	greenRS := "rollout-bluegreen-" + w.currentHash()
-	wantEqual(t, "preview metadata", w.rss[greenRS].Spec.Template.Labels["role"], "preview")
-	w.promote()
+	wantEqual(t, "preview metadata", w.ReplicaSet(greenRS).Spec.Template.Labels["role"], "preview")
+	w.Promote()
 	w.settle()
-	wantEqual(t, "promoted gets active metadata", w.rss[greenRS].Spec.Template.Labels["role"], "active")
+	wantEqual(t, "promoted gets active metadata", w.ReplicaSet(greenRS).Spec.Template.Labels["role"], "active")
 }
 
 func TestBlueGreenAdoptsOrphan(t *testing.T) {
 	w := seedBlueGreen(t)
 	w.settle()
-	rs := w.rss[blueRS]
+	rs := w.ReplicaSet(blueRS)
 	rs.OwnerReferences = nil
-	snap := w.snapshot()
+	snap := w.Snapshot()
 	snap.Orphans = snap.ReplicaSets
 	snap.ReplicaSets = nil
-	d := Plan(snap)
+	d := plan.Plan(snap)
 	if len(d.Actions) == 0 {
 		t.Fatal("no action for an orphan")
 	}
-	if a, ok := d.Actions[0].(AdoptReplicaSet); !ok || a.Name != blueRS {
+	if a, ok := d.Actions[0].(plan.AdoptReplicaSet); !ok || a.Name != blueRS {
 		t.Fatalf("first action %#v, want adoption of %s", d.Actions[0], blueRS)
 	}
 	for _, a := range d.Actions {
-		if _, ok := a.(CreateReplicaSet); ok {
+		if _, ok := a.(plan.CreateReplicaSet); ok {
 			t.Fatal("created a ReplicaSet although the orphan matches")
 		}
 	}

@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"strings"
@@ -16,14 +16,14 @@ func TestCanaryExperimentStepWaitsAndSaysWhy(t *testing.T) {
 		{SetWeight: ptrTo(int32(20))},
 		{Experiment: &v1alpha1.RolloutExperimentStep{Templates: []v1alpha1.RolloutExperimentTemplate{{Name: "a", SpecRef: "canary"}}}},
 	}
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	w.advance(10 * 60 * 1e9)
 	w.settle()
 	wantEqual(t, "waits at the experiment", w.stepIndex(), int32(1))
 	var told []string
-	for _, e := range w.events {
+	for _, e := range w.Events() {
 		if e.Reason == v1alpha1.EventReasonStepNotRun {
 			told = append(told, e.Message)
 		}

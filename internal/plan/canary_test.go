@@ -1,7 +1,6 @@
-package plan
+package plan_test
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
+	"github.com/tern-rollouts/tern/internal/plan"
+	"github.com/tern-rollouts/tern/internal/plan/simulate"
 )
 
 const (
@@ -35,7 +36,7 @@ func withServices(w *world) *world {
 	c := w.ro.Spec.Strategy.Canary
 	c.CanaryService, c.StableService = canarySvc, stableSvc
 	for _, s := range []string{canarySvc, stableSvc, canaryRO} {
-		w.svcs[s] = &corev1.Service{Spec: corev1.ServiceSpec{Selector: map[string]string{"app": canaryRO}}}
+		w.AddService(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": canaryRO}}})
 	}
 	return w
 }
@@ -51,7 +52,7 @@ func (w *world) rsOf(hash string) string { return w.ro.Name + "-" + hash }
 
 func (w *world) eventMessages(reason string) []string {
 	var out []string
-	for _, e := range w.events {
+	for _, e := range w.Events() {
 		if e.Reason == reason {
 			out = append(out, e.Message)
 		}
@@ -62,7 +63,7 @@ func (w *world) eventMessages(reason string) []string {
 // availablePods counts the available pods of every version, as the kubelet left them.
 func (w *world) availablePods() int32 {
 	var n int32
-	for _, rs := range w.rss {
+	for _, rs := range w.ReplicaSets() {
 		n += rs.Status.AvailableReplicas
 	}
 	return n
@@ -71,7 +72,7 @@ func (w *world) availablePods() int32 {
 func TestCanaryInitialDeploy(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 5})
 	st := w.ro.Status
 	wantEqual(t, "stableRS", st.StableRS, blueHash)
 	wantEqual(t, "phase", st.Phase, v1alpha1.RolloutPhaseHealthy)
@@ -91,42 +92,42 @@ func TestCanaryInitialDeploy(t *testing.T) {
 func TestCanarySeedWalkthrough(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:yellow")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.currentHash()
 	yellowRS := w.rsOf(yellow)
-	wantEqual(t, "20%", w.replicas(), map[string]int32{canaryBlue: 4, yellowRS: 1})
+	wantEqual(t, "20%", w.Replicas(), map[string]int32{canaryBlue: 4, yellowRS: 1})
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "message", w.ro.Status.Message, "CanaryPauseStep")
 	wantEqual(t, "step", w.stepIndex(), int32(1))
 	wantEqual(t, "controllerPause", w.ro.Status.ControllerPause, true)
-	wantEqual(t, "no requeue for an indefinite pause", w.last.RequeueAfter, time.Duration(0))
+	wantEqual(t, "no requeue for an indefinite pause", w.Last().RequeueAfter, time.Duration(0))
 	wantEqual(t, "events", w.eventReasons(), []string{"RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "ScalingReplicaSet", "RolloutStepCompleted", "RolloutPaused"})
 	wantEqual(t, "step message", w.eventMessages("RolloutStepCompleted"), []string{"Rollout step 1/8 completed (setWeight: 20)"})
 	if c := w.condition(v1alpha1.RolloutPaused); c == nil || c.Status != corev1.ConditionTrue {
 		t.Fatalf("Paused condition = %+v", c)
 	}
 
-	w.clearEvents()
-	w.promote()
+	w.ClearEvents()
+	w.Promote()
 	w.settle()
-	wantEqual(t, "40%", w.replicas(), map[string]int32{canaryBlue: 3, yellowRS: 2})
+	wantEqual(t, "40%", w.Replicas(), map[string]int32{canaryBlue: 3, yellowRS: 2})
 	wantEqual(t, "step", w.stepIndex(), int32(3))
 	wantEqual(t, "paused for 10s", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "requeue", w.last.RequeueAfter, 10*time.Second)
+	wantEqual(t, "requeue", w.Last().RequeueAfter, 10*time.Second)
 	wantEqual(t, "events on promote", w.eventReasons(), []string{"RolloutStepCompleted", "RolloutResumed", "ScalingReplicaSet", "ScalingReplicaSet", "RolloutStepCompleted", "RolloutPaused"})
 	wantEqual(t, "step messages", w.eventMessages("RolloutStepCompleted"), []string{"Rollout step 2/8 completed (pause)", "Rollout step 3/8 completed (setWeight: 40)"})
 
 	w.advance(10 * time.Second)
-	wantEqual(t, "60%", w.replicas(), map[string]int32{canaryBlue: 2, yellowRS: 3})
+	wantEqual(t, "60%", w.Replicas(), map[string]int32{canaryBlue: 2, yellowRS: 3})
 	wantEqual(t, "step", w.stepIndex(), int32(5))
 	w.advance(10 * time.Second)
-	wantEqual(t, "80%", w.replicas(), map[string]int32{canaryBlue: 1, yellowRS: 4})
+	wantEqual(t, "80%", w.Replicas(), map[string]int32{canaryBlue: 1, yellowRS: 4})
 	wantEqual(t, "step", w.stepIndex(), int32(7))
-	w.clearEvents()
+	w.ClearEvents()
 	w.advance(10 * time.Second)
-	wantEqual(t, "done", w.replicas(), map[string]int32{canaryBlue: 0, yellowRS: 5})
+	wantEqual(t, "done", w.Replicas(), map[string]int32{canaryBlue: 0, yellowRS: 5})
 	wantEqual(t, "step", w.stepIndex(), int32(8))
 	wantEqual(t, "stable", w.ro.Status.StableRS, yellow)
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
@@ -151,25 +152,25 @@ func TestCanaryAbortRetryPromoteEvents(t *testing.T) {
 	}
 	w := newWorld(t, ro)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	green := w.rsOf(w.currentHash())
-	wantEqual(t, "50% of one replica", w.replicas(), map[string]int32{canaryBlue: 1, green: 1})
+	wantEqual(t, "50% of one replica", w.Replicas(), map[string]int32{canaryBlue: 1, green: 1})
 
 	w.ro.Status.Abort = true
 	w.settle()
 	wantEqual(t, "degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 	wantEqual(t, "message", w.ro.Status.Message, "RolloutAborted: Rollout aborted update to revision 2")
-	wantEqual(t, "canary gone", w.replicas(), map[string]int32{canaryBlue: 1, green: 0})
+	wantEqual(t, "canary gone", w.Replicas(), map[string]int32{canaryBlue: 1, green: 0})
 
 	w.ro.Status.Abort = false
 	w.settle()
 	wantEqual(t, "paused again", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "requeue", w.last.RequeueAfter, 3*time.Second)
+	wantEqual(t, "requeue", w.Last().RequeueAfter, 3*time.Second)
 	w.advance(3 * time.Second)
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, green: 1})
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 0, green: 1})
 
 	wantEqual(t, "events", w.eventReasons(), []string{
 		"RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "RolloutCompleted",
@@ -187,42 +188,31 @@ func TestCanaryAbortRetryPromoteEvents(t *testing.T) {
 // settleChecking settles like w.settle, running check after every step.
 func (w *world) settleChecking(check func()) {
 	w.t.Helper()
-	for i := 0; i < 40; i++ {
-		before := w.ro.Status.DeepCopy()
-		d := w.step()
+	w.must(w.Run(40, func() bool {
 		check()
-		if len(d.Actions) == 0 && equalStatus(before, &w.ro.Status) {
-			return
-		}
-	}
-	w.t.Fatalf("rollout did not settle; last decision: %+v", w.last)
-}
-
-func equalStatus(a, b *v1alpha1.RolloutStatus) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+		return w.Settled()
+	}))
 }
 
 func TestCanaryAbortRetryWithServices(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.settle()
-	wantEqual(t, "stable svc", w.selector(stableSvc), blueHash)
-	wantEqual(t, "canary svc", w.selector(canarySvc), blueHash)
-	wantEqual(t, "plain service untouched", w.selector(canaryRO), "")
+	wantEqual(t, "stable svc", w.Selector(stableSvc), blueHash)
+	wantEqual(t, "canary svc", w.Selector(canarySvc), blueHash)
+	wantEqual(t, "plain service untouched", w.Selector(canaryRO), "")
 
-	w.setImage("argoproj/rollouts-demo:red")
+	w.SetImage("argoproj/rollouts-demo:red")
 	w.settle()
 	red := w.currentHash()
-	wantEqual(t, "canary svc on the canary", w.selector(canarySvc), red)
-	wantEqual(t, "stable svc stays", w.selector(stableSvc), blueHash)
+	wantEqual(t, "canary svc on the canary", w.Selector(canarySvc), red)
+	wantEqual(t, "stable svc stays", w.Selector(stableSvc), blueHash)
 
-	w.clearEvents()
+	w.ClearEvents()
 	w.ro.Status.Abort = true
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
-	wantEqual(t, "canary svc back on stable", w.selector(canarySvc), blueHash)
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 5, w.rsOf(red): 0})
+	wantEqual(t, "canary svc back on stable", w.Selector(canarySvc), blueHash)
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 5, w.rsOf(red): 0})
 	wantEqual(t, "step index reset", w.stepIndex(), int32(0))
 	wantEqual(t, "pause cleared", len(w.ro.Status.PauseConditions), 0)
 	wantEqual(t, "controllerPause cleared", w.ro.Status.ControllerPause, false)
@@ -235,14 +225,14 @@ func TestCanaryAbortRetryWithServices(t *testing.T) {
 	wantEqual(t, "events", w.eventReasons(), []string{"ScalingReplicaSet", "SwitchService", "ScalingReplicaSet", "RolloutAborted"})
 	wantEqual(t, "stable stays stable", w.ro.Status.StableRS, blueHash)
 
-	w.clearEvents()
+	w.ClearEvents()
 	w.ro.Status.Abort = false
 	w.settle()
 	wantEqual(t, "abortedAt cleared", w.ro.Status.AbortedAt == nil, true)
 	wantEqual(t, "back at the first pause", w.stepIndex(), int32(1))
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 4, w.rsOf(red): 1})
-	wantEqual(t, "canary svc", w.selector(canarySvc), red)
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 4, w.rsOf(red): 1})
+	wantEqual(t, "canary svc", w.Selector(canarySvc), red)
 	if c := w.condition(v1alpha1.RolloutProgressing); c.Reason != v1alpha1.PausedRolloutReason {
 		t.Fatalf("Progressing = %+v", c)
 	}
@@ -253,22 +243,22 @@ func TestCanaryAbortRetryWithServices(t *testing.T) {
 func TestCanaryAbortThenStableImage(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:red")
+	w.SetImage("argoproj/rollouts-demo:red")
 	w.settle()
 	redRS := w.rsOf(w.currentHash())
 	w.ro.Status.Abort = true
 	w.settle()
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:blue")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:blue")
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "abort cleared", w.ro.Status.Abort, false)
 	wantEqual(t, "abortedAt cleared", w.ro.Status.AbortedAt == nil, true)
-	wantEqual(t, "no new replicaset", w.replicas(), map[string]int32{canaryBlue: 5, redRS: 0})
+	wantEqual(t, "no new replicaset", w.Replicas(), map[string]int32{canaryBlue: 5, redRS: 0})
 	wantEqual(t, "steps skipped", w.stepIndex(), int32(8))
 	wantEqual(t, "events", w.eventReasons(), []string{"RolloutUpdated", "SkipSteps", "RolloutCompleted"})
 	wantEqual(t, "skip message", w.eventMessages("SkipSteps"), []string{"Rollback to stable ReplicaSets"})
-	wantEqual(t, "stable revision bumped", w.rss[canaryBlue].Annotations[v1alpha1.RevisionAnnotation], "3")
+	wantEqual(t, "stable revision bumped", w.ReplicaSet(canaryBlue).Annotations[v1alpha1.RevisionAnnotation], "3")
 }
 
 // Going back to the stable template in the middle of an update (no abort) also skips
@@ -276,13 +266,13 @@ func TestCanaryAbortThenStableImage(t *testing.T) {
 func TestCanaryBackToStableMidUpdate(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:red")
+	w.SetImage("argoproj/rollouts-demo:red")
 	w.settle()
 	redRS := w.rsOf(w.currentHash())
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:blue")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:blue")
 	w.step()
-	wantEqual(t, "scaled at once", w.replicas(), map[string]int32{canaryBlue: 5, redRS: 0})
+	wantEqual(t, "scaled at once", w.Replicas(), map[string]int32{canaryBlue: 5, redRS: 0})
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "not paused", len(w.ro.Status.PauseConditions), 0)
@@ -295,7 +285,7 @@ func TestCanaryBackToStableMidUpdate(t *testing.T) {
 func TestCanaryPromoteFull(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	green := w.currentHash()
 	w.ro.Status.PromoteFull = true
@@ -304,12 +294,12 @@ func TestCanaryPromoteFull(t *testing.T) {
 			t.Fatalf("available %d below replicas-maxUnavailable", w.availablePods())
 		}
 	})
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, w.rsOf(green): 5})
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 0, w.rsOf(green): 5})
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "promoteFull cleared", w.ro.Status.PromoteFull, false)
 	wantEqual(t, "steps done", w.stepIndex(), int32(8))
-	wantEqual(t, "stable svc", w.selector(stableSvc), green)
-	wantEqual(t, "canary svc", w.selector(canarySvc), green)
+	wantEqual(t, "stable svc", w.Selector(stableSvc), green)
+	wantEqual(t, "canary svc", w.Selector(canarySvc), green)
 	if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Full promotion requested") {
 		t.Fatalf("completion = %q", w.condition(v1alpha1.RolloutCompleted).Message)
 	}
@@ -335,16 +325,16 @@ func TestCanaryNeverReadyWithinSurgeAndUnavailable(t *testing.T) {
 				c.Steps = tc.steps
 			}
 			c.MaxSurge, c.MaxUnavailable = &tc.surge, &tc.unavail
-			surge, unavail := surgeAndUnavailable(5, tc.surge, tc.unavail)
-			w.notReady["argoproj/rollouts-demo:bad"] = true
+			surge, unavail := plan.SurgeAndUnavailable(5, tc.surge, tc.unavail)
+			w.NeverReady("argoproj/rollouts-demo:bad")
 			w.settle()
-			w.setImage("argoproj/rollouts-demo:bad")
+			w.SetImage("argoproj/rollouts-demo:bad")
 			check := func() {
 				var total, stableAvail int32
-				for _, rs := range w.rss {
+				for _, rs := range w.ReplicaSets() {
 					total += specReplicas(rs)
 				}
-				stableAvail = w.rss[canaryBlue].Status.AvailableReplicas
+				stableAvail = w.ReplicaSet(canaryBlue).Status.AvailableReplicas
 				if stableAvail < 5-unavail {
 					t.Fatalf("stable has %d available, below %d", stableAvail, 5-unavail)
 				}
@@ -355,7 +345,7 @@ func TestCanaryNeverReadyWithinSurgeAndUnavailable(t *testing.T) {
 			w.settleChecking(check)
 			wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
 			wantEqual(t, "stable", w.ro.Status.StableRS, blueHash)
-			w.now = w.now.Add(11 * time.Minute)
+			w.SetNow(w.Now().Add(11 * time.Minute))
 			w.settleChecking(check)
 			wantEqual(t, "deadline", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 			if !strings.HasPrefix(w.ro.Status.Message, "ProgressDeadlineExceeded: ") {
@@ -369,25 +359,25 @@ func TestCanaryNeverReadyWithinSurgeAndUnavailable(t *testing.T) {
 // version stays stable, and the good one goes through the steps.
 func TestCanaryBadThenGood(t *testing.T) {
 	w := seedCanary(t)
-	w.notReady["argoproj/rollouts-demo:bad"] = true
+	w.NeverReady("argoproj/rollouts-demo:bad")
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:bad")
+	w.SetImage("argoproj/rollouts-demo:bad")
 	w.settle()
 	badRS := w.rsOf(w.currentHash())
-	wantEqual(t, "bad canary", w.replicas(), map[string]int32{canaryBlue: 4, badRS: 1})
+	wantEqual(t, "bad canary", w.Replicas(), map[string]int32{canaryBlue: 4, badRS: 1})
 	wantEqual(t, "waits at step 0", w.stepIndex(), int32(0))
-	w.clearEvents()
-	w.setImage("argoproj/rollouts-demo:good")
+	w.ClearEvents()
+	w.SetImage("argoproj/rollouts-demo:good")
 	w.step()
 	goodRS := w.rsOf(w.currentHash())
-	wantEqual(t, "abandoned canary scaled down first", w.replicas(), map[string]int32{canaryBlue: 4, badRS: 0, goodRS: 1})
+	wantEqual(t, "abandoned canary scaled down first", w.Replicas(), map[string]int32{canaryBlue: 4, badRS: 0, goodRS: 1})
 	w.settle()
 	wantEqual(t, "stable stays", w.ro.Status.StableRS, blueHash)
 	wantEqual(t, "paused at step 1", w.stepIndex(), int32(1))
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	w.ro.Status.PromoteFull = true
 	w.settle()
-	wantEqual(t, "promoted", w.replicas(), map[string]int32{canaryBlue: 0, badRS: 0, goodRS: 5})
+	wantEqual(t, "promoted", w.Replicas(), map[string]int32{canaryBlue: 0, badRS: 0, goodRS: 5})
 	wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }
 
@@ -395,24 +385,24 @@ func TestCanaryBadThenGood(t *testing.T) {
 // stable version keeps its pods, and the bad one never gets more than its share.
 func TestCanaryGoodThenBad(t *testing.T) {
 	w := seedCanary(t)
-	w.notReady["argoproj/rollouts-demo:bad"] = true
+	w.NeverReady("argoproj/rollouts-demo:bad")
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:good")
+	w.SetImage("argoproj/rollouts-demo:good")
 	w.settle()
-	w.promote()
+	w.Promote()
 	w.settle()
 	goodRS := w.rsOf(w.currentHash())
-	wantEqual(t, "40%", w.replicas(), map[string]int32{canaryBlue: 3, goodRS: 2})
-	w.setImage("argoproj/rollouts-demo:bad")
+	wantEqual(t, "40%", w.Replicas(), map[string]int32{canaryBlue: 3, goodRS: 2})
+	w.SetImage("argoproj/rollouts-demo:bad")
 	check := func() {
 		if w.availablePods() < 4 {
-			t.Fatalf("available %d below replicas-maxUnavailable: %v", w.availablePods(), w.replicas())
+			t.Fatalf("available %d below replicas-maxUnavailable: %v", w.availablePods(), w.Replicas())
 		}
 	}
 	w.settleChecking(check)
 	badRS := w.rsOf(w.currentHash())
 	wantEqual(t, "stable stays", w.ro.Status.StableRS, blueHash)
-	wantEqual(t, "abandoned canary gone, stable back to its share", w.replicas(), map[string]int32{canaryBlue: 4, goodRS: 0, badRS: 1})
+	wantEqual(t, "abandoned canary gone, stable back to its share", w.Replicas(), map[string]int32{canaryBlue: 4, goodRS: 0, badRS: 1})
 	wantEqual(t, "restarted at step 0", w.stepIndex(), int32(0))
 	wantEqual(t, "not paused", len(w.ro.Status.PauseConditions), 0)
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
@@ -425,19 +415,19 @@ func TestCanaryScalingWhenPaused(t *testing.T) {
 	w.ro.Spec.Replicas = ptrTo(int32(1))
 	w.ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: ptrTo(int32(25))}, {Pause: &v1alpha1.RolloutPause{}}}
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	greenRS := w.rsOf(w.currentHash())
-	wantEqual(t, "1/1", w.replicas(), map[string]int32{canaryBlue: 1, greenRS: 1})
+	wantEqual(t, "1/1", w.Replicas(), map[string]int32{canaryBlue: 1, greenRS: 1})
 	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	w.ro.Spec.Replicas = ptrTo(int32(8))
 	w.settle()
-	wantEqual(t, "2/6", w.replicas(), map[string]int32{canaryBlue: 6, greenRS: 2})
+	wantEqual(t, "2/6", w.Replicas(), map[string]int32{canaryBlue: 6, greenRS: 2})
 	wantEqual(t, "still paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	wantEqual(t, "desired-replicas", w.rss[greenRS].Annotations[v1alpha1.DesiredReplicasAnnotation], "8")
+	wantEqual(t, "desired-replicas", w.ReplicaSet(greenRS).Annotations[v1alpha1.DesiredReplicasAnnotation], "8")
 	w.ro.Spec.Replicas = ptrTo(int32(4))
 	w.settle()
-	wantEqual(t, "1/3", w.replicas(), map[string]int32{canaryBlue: 3, greenRS: 1})
+	wantEqual(t, "1/3", w.Replicas(), map[string]int32{canaryBlue: 3, greenRS: 1})
 	wantEqual(t, "still at step 1", w.stepIndex(), int32(1))
 	wantEqual(t, "available", w.ro.Status.AvailableReplicas, int32(4))
 }
@@ -446,16 +436,16 @@ func TestCanaryScalingWhenPaused(t *testing.T) {
 func TestCanaryScalingMidUpdate(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	w.promote()
+	w.Promote()
 	w.settle() // 40%, paused 10 s
 	greenRS := w.rsOf(w.currentHash())
 	w.ro.Spec.Replicas = ptrTo(int32(10))
 	w.settle()
-	wantEqual(t, "40% of 10", w.replicas(), map[string]int32{canaryBlue: 6, greenRS: 4})
+	wantEqual(t, "40% of 10", w.Replicas(), map[string]int32{canaryBlue: 6, greenRS: 4})
 	w.advance(10 * time.Second)
-	wantEqual(t, "60% of 10", w.replicas(), map[string]int32{canaryBlue: 4, greenRS: 6})
+	wantEqual(t, "60% of 10", w.Replicas(), map[string]int32{canaryBlue: 4, greenRS: 6})
 }
 
 // No steps: a rolling update straight to 100%, within maxSurge and maxUnavailable.
@@ -465,14 +455,14 @@ func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 	w.ro.Spec.Replicas = ptrTo(int32(10))
 	w.settle()
 	wantEqual(t, "no step index without steps", w.ro.Status.CurrentStepIndex == nil, true)
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	greenRS := ""
 	steps := 0
 	w.settleChecking(func() {
 		steps++
 		greenRS = w.rsOf(w.currentHash())
 		var total int32
-		for _, rs := range w.rss {
+		for _, rs := range w.ReplicaSets() {
 			total += specReplicas(rs)
 		}
 		if total > 13 { // 10 + 25% rounded up
@@ -482,7 +472,7 @@ func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 			t.Fatalf("%d available", w.availablePods())
 		}
 	})
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, greenRS: 10})
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 0, greenRS: 10})
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	if steps < 3 {
 		t.Fatalf("went over in %d steps: surge/unavailable not honoured", steps)
@@ -498,18 +488,18 @@ func TestCanaryNoStepsRollingUpdate(t *testing.T) {
 func TestCanaryTimedPauseRequeue(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	w.promote()
+	w.Promote()
 	w.settle()
 	wantEqual(t, "at the 10 s pause", w.stepIndex(), int32(3))
-	wantEqual(t, "requeue", w.last.RequeueAfter, 10*time.Second)
+	wantEqual(t, "requeue", w.Last().RequeueAfter, 10*time.Second)
 	w.advance(4 * time.Second)
 	wantEqual(t, "still paused", w.stepIndex(), int32(3))
-	wantEqual(t, "remaining", w.last.RequeueAfter, 6*time.Second)
+	wantEqual(t, "remaining", w.Last().RequeueAfter, 6*time.Second)
 	w.advance(6 * time.Second)
 	wantEqual(t, "next pause", w.stepIndex(), int32(5))
-	wantEqual(t, "requeue for the next pause", w.last.RequeueAfter, 10*time.Second)
+	wantEqual(t, "requeue for the next pause", w.Last().RequeueAfter, 10*time.Second)
 	pc := findPause(w.ro.Status.PauseConditions, v1alpha1.PauseReasonCanaryPauseStep)
 	wantEqual(t, "pause start", pc.StartTime.Time, epoch.Add(10*time.Second))
 }
@@ -520,9 +510,9 @@ func TestCanaryPauseDurationForms(t *testing.T) {
 		w := seedCanary(t)
 		w.ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: ptrTo(int32(20))}, {Pause: &v1alpha1.RolloutPause{Duration: &d}}}
 		w.settle()
-		w.setImage("argoproj/rollouts-demo:green")
+		w.SetImage("argoproj/rollouts-demo:green")
 		w.settle()
-		wantEqual(t, "requeue "+d.String(), w.last.RequeueAfter, time.Minute)
+		wantEqual(t, "requeue "+d.String(), w.Last().RequeueAfter, time.Minute)
 		w.advance(time.Minute)
 		wantEqual(t, "done "+d.String(), w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 		wantEqual(t, "step string", w.eventMessages("RolloutStepCompleted")[1], "Rollout step 2/2 completed (pause: "+d.String()+")")
@@ -533,9 +523,9 @@ func TestCanaryPauseDurationForms(t *testing.T) {
 func TestCanaryStepsChangedMidUpdate(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
-	w.promote()
+	w.Promote()
 	w.settle()
 	wantEqual(t, "at step 3", w.stepIndex(), int32(3))
 	w.ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: ptrTo(int32(60))}, {Pause: &v1alpha1.RolloutPause{}}}
@@ -543,23 +533,23 @@ func TestCanaryStepsChangedMidUpdate(t *testing.T) {
 	w.settle()
 	greenRS := w.rsOf(w.currentHash())
 	wantEqual(t, "restarted and at the new pause", w.stepIndex(), int32(1))
-	wantEqual(t, "60%", w.replicas(), map[string]int32{canaryBlue: 2, greenRS: 3})
+	wantEqual(t, "60%", w.Replicas(), map[string]int32{canaryBlue: 2, greenRS: 3})
 	wantEqual(t, "step hash", w.ro.Status.CurrentStepHash, hash.Steps(w.ro.Spec.Strategy.Canary.Steps))
-	wantEqual(t, "no second replicaset", len(w.rss), 2)
+	wantEqual(t, "no second replicaset", len(w.ReplicaSets()), 2)
 }
 
 func TestCanaryManualPauseFreezes(t *testing.T) {
 	w := seedCanary(t)
 	w.settle()
 	w.ro.Spec.Paused = true
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "message", w.ro.Status.Message, "manually paused")
-	wantEqual(t, "nothing created", len(w.rss), 1)
+	wantEqual(t, "nothing created", len(w.ReplicaSets()), 1)
 	w.ro.Spec.Paused = false
 	w.settle()
-	wantEqual(t, "20% after unpause", w.replicas(), map[string]int32{canaryBlue: 4, w.rsOf(w.currentHash()): 1})
+	wantEqual(t, "20% after unpause", w.Replicas(), map[string]int32{canaryBlue: 4, w.rsOf(w.currentHash()): 1})
 	wantEqual(t, "then the pause step", w.ro.Status.Message, "CanaryPauseStep")
 }
 
@@ -568,11 +558,11 @@ func TestCanaryNoDeadlineWhilePaused(t *testing.T) {
 	w := seedCanary(t)
 	w.ro.Spec.ProgressDeadlineSeconds = ptrTo(int32(10))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	w.advance(time.Hour)
 	wantEqual(t, "paused, not degraded", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
-	w.promote()
+	w.Promote()
 	w.settle()
 	w.advance(10 * time.Second)
 	w.advance(10 * time.Second)
@@ -584,16 +574,16 @@ func TestCanaryProgressDeadlineAbort(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.ro.Spec.ProgressDeadlineSeconds = ptrTo(int32(10))
 	w.ro.Spec.ProgressDeadlineAbort = true
-	w.notReady["argoproj/rollouts-demo:bad"] = true
+	w.NeverReady("argoproj/rollouts-demo:bad")
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:bad")
+	w.SetImage("argoproj/rollouts-demo:bad")
 	w.settle()
 	badRS := w.rsOf(w.currentHash())
-	wantEqual(t, "canary svc not on unready pods", w.selector(canarySvc), blueHash)
+	wantEqual(t, "canary svc not on unready pods", w.Selector(canarySvc), blueHash)
 	w.advance(11 * time.Second)
 	wantEqual(t, "aborted", w.ro.Status.Abort, true)
 	wantEqual(t, "degraded", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
-	wantEqual(t, "canary gone", w.replicas(), map[string]int32{canaryBlue: 5, badRS: 0})
+	wantEqual(t, "canary gone", w.Replicas(), map[string]int32{canaryBlue: 5, badRS: 0})
 	wantEqual(t, "message", w.ro.Status.Message, `RolloutAborted: Rollout aborted update to revision 2: ReplicaSet "`+badRS+`" has timed out progressing.`)
 }
 
@@ -608,24 +598,24 @@ func TestCanaryRollbackWithinWindow(t *testing.T) {
 			w.ro.Spec.RollbackWindow = &v1alpha1.RollbackWindowSpec{Revisions: tc.revisions}
 		}
 		w.settle()
-		w.now = w.now.Add(time.Minute)
-		w.setImage("argoproj/rollouts-demo:green")
+		w.SetNow(w.Now().Add(time.Minute))
+		w.SetImage("argoproj/rollouts-demo:green")
 		w.settle()
 		w.ro.Status.PromoteFull = true
 		w.settle()
 		greenRS := w.rsOf(w.currentHash())
-		wantEqual(t, "green stable", w.replicas(), map[string]int32{canaryBlue: 0, greenRS: 5})
-		w.now = w.now.Add(time.Minute)
-		w.setImage("argoproj/rollouts-demo:blue")
+		wantEqual(t, "green stable", w.Replicas(), map[string]int32{canaryBlue: 0, greenRS: 5})
+		w.SetNow(w.Now().Add(time.Minute))
+		w.SetImage("argoproj/rollouts-demo:blue")
 		w.settle()
 		if tc.fast {
-			wantEqual(t, "fast rollback", w.replicas(), map[string]int32{canaryBlue: 5, greenRS: 0})
+			wantEqual(t, "fast rollback", w.Replicas(), map[string]int32{canaryBlue: 5, greenRS: 0})
 			wantEqual(t, "healthy", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 			if !strings.HasSuffix(w.condition(v1alpha1.RolloutCompleted).Message, "Rollback within window") {
 				t.Fatalf("completion %q", w.condition(v1alpha1.RolloutCompleted).Message)
 			}
 		} else {
-			wantEqual(t, "full steps", w.replicas(), map[string]int32{canaryBlue: 1, greenRS: 4})
+			wantEqual(t, "full steps", w.Replicas(), map[string]int32{canaryBlue: 1, greenRS: 4})
 			wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 		}
 	}
@@ -634,19 +624,19 @@ func TestCanaryRollbackWithinWindow(t *testing.T) {
 func TestCanaryStableAndCanaryServices(t *testing.T) {
 	w := withServices(seedCanary(t))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.step()
 	green := w.currentHash()
-	wantEqual(t, "canary svc waits for an available pod", w.selector(canarySvc), blueHash)
+	wantEqual(t, "canary svc waits for an available pod", w.Selector(canarySvc), blueHash)
 	w.settle()
-	wantEqual(t, "canary svc", w.selector(canarySvc), green)
-	wantEqual(t, "stable svc", w.selector(stableSvc), blueHash)
+	wantEqual(t, "canary svc", w.Selector(canarySvc), green)
+	wantEqual(t, "stable svc", w.Selector(stableSvc), blueHash)
 	w.ro.Status.PromoteFull = true
 	w.settle()
-	wantEqual(t, "stable svc after promotion", w.selector(stableSvc), green)
-	wantEqual(t, "plain service never touched", w.selector(canaryRO), "")
-	for _, a := range w.actions {
-		if s, ok := a.(SetTraffic); ok {
+	wantEqual(t, "stable svc after promotion", w.Selector(stableSvc), green)
+	wantEqual(t, "plain service never touched", w.Selector(canaryRO), "")
+	for _, a := range w.Actions() {
+		if s, ok := a.(plan.SetTraffic); ok {
 			for _, sel := range s.Desired.Services {
 				if sel.Service == canaryRO {
 					t.Fatal("the plain service was switched")
@@ -659,7 +649,7 @@ func TestCanaryStableAndCanaryServices(t *testing.T) {
 func stepRun(w *world, step int, phase v1alpha1.AnalysisPhase, msg string) *v1alpha1.AnalysisRun {
 	isController := true
 	name := w.ro.Name + "-" + w.currentHash() + "-2-" + strconv.Itoa(step)
-	if ar := w.run(name); ar != nil {
+	if ar := w.AnalysisRun(name); ar != nil {
 		// The planner created it on reaching the step.
 		ar.Status.Phase, ar.Status.Message = phase, msg
 		return ar
@@ -669,7 +659,7 @@ func stepRun(w *world, step int, phase v1alpha1.AnalysisPhase, msg string) *v1al
 	ar.OwnerReferences = []metav1.OwnerReference{{Kind: "Rollout", Name: w.ro.Name, UID: w.ro.UID, Controller: &isController}}
 	ar.Status.Phase = phase
 	ar.Status.Message = msg
-	w.runs = append(w.runs, ar)
+	w.AddAnalysisRun(ar)
 	return ar
 }
 
@@ -686,7 +676,7 @@ func TestCanaryAnalysisStep(t *testing.T) {
 	w.ro.Spec.Strategy.Canary.Steps = analysisSteps()
 	w.ro.Spec.ProgressDeadlineSeconds = ptrTo(int32(10))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	greenRS := w.rsOf(w.currentHash())
 	wantEqual(t, "waits at the analysis step", w.stepIndex(), int32(1))
@@ -697,11 +687,11 @@ func TestCanaryAnalysisStep(t *testing.T) {
 	wantEqual(t, "still waiting", w.stepIndex(), int32(1))
 	wantEqual(t, "run status", *w.ro.Status.Canary.CurrentStepAnalysisRunStatus, v1alpha1.RolloutAnalysisRunStatus{Name: ar.Name, Status: v1alpha1.AnalysisPhaseRunning})
 	ar.Status.Phase = v1alpha1.AnalysisPhaseSuccessful
-	w.clearEvents()
+	w.ClearEvents()
 	w.settle()
 	wantEqual(t, "step message", w.eventMessages("RolloutStepCompleted")[0], "Rollout step 2/3 completed (analysis)")
 	wantEqual(t, "done", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "replicasets", w.replicas(), map[string]int32{canaryBlue: 0, greenRS: 5})
+	wantEqual(t, "replicasets", w.Replicas(), map[string]int32{canaryBlue: 0, greenRS: 5})
 	if w.ro.Status.Canary.CurrentStepAnalysisRunStatus != nil {
 		t.Fatal("run status kept after the update")
 	}
@@ -712,7 +702,7 @@ func TestCanaryAnalysisStepFails(t *testing.T) {
 		w := withServices(seedCanary(t))
 		w.ro.Spec.Strategy.Canary.Steps = analysisSteps()
 		w.settle()
-		w.setImage("argoproj/rollouts-demo:green")
+		w.SetImage("argoproj/rollouts-demo:green")
 		w.settle()
 		greenRS := w.rsOf(w.currentHash())
 		stepRun(w, 1, phase, `Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)`)
@@ -720,9 +710,9 @@ func TestCanaryAnalysisStepFails(t *testing.T) {
 		wantEqual(t, "aborted", w.ro.Status.Abort, true)
 		wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
 		wantEqual(t, "message", w.ro.Status.Message, `RolloutAborted: Rollout aborted update to revision 2: Metric "success-rate" assessed Failed due to failed (1) > failureLimit (0)`)
-		wantEqual(t, "canary gone", w.replicas(), map[string]int32{canaryBlue: 5, greenRS: 0})
+		wantEqual(t, "canary gone", w.Replicas(), map[string]int32{canaryBlue: 5, greenRS: 0})
 		wantEqual(t, "never promoted", w.ro.Status.StableRS, blueHash)
-		wantEqual(t, "canary svc on stable", w.selector(canarySvc), blueHash)
+		wantEqual(t, "canary svc on stable", w.Selector(canarySvc), blueHash)
 	}
 }
 
@@ -730,18 +720,18 @@ func TestCanaryAnalysisStepInconclusive(t *testing.T) {
 	w := seedCanary(t)
 	w.ro.Spec.Strategy.Canary.Steps = analysisSteps()
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:green")
+	w.SetImage("argoproj/rollouts-demo:green")
 	w.settle()
 	stepRun(w, 1, v1alpha1.AnalysisPhaseInconclusive, "")
 	w.settle()
 	wantEqual(t, "paused", w.ro.Status.Phase, v1alpha1.RolloutPhasePaused)
 	wantEqual(t, "message", w.ro.Status.Message, "InconclusiveAnalysisRun")
 	wantEqual(t, "at the step", w.stepIndex(), int32(1))
-	w.promote() // a resume that only clears the pause conditions runs the analysis again
+	w.Promote() // a resume that only clears the pause conditions runs the analysis again
 	w.settle()
 	wantEqual(t, "measuring again", w.ro.Status.Phase, v1alpha1.RolloutPhaseProgressing)
 	stepRun(w, 1, v1alpha1.AnalysisPhaseInconclusive, "")
-	w.current(kindStep).Status.Phase = v1alpha1.AnalysisPhaseSuccessful
+	w.current(simulate.StepRun).Status.Phase = v1alpha1.AnalysisPhaseSuccessful
 	w.settle()
 	wantEqual(t, "the rerun decided", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
+// epoch is the time the fuzzed snapshots are taken around.
+var epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
 // fuzzSnapshot builds an arbitrary but well-formed snapshot from fuzz input: a rollout of
 // either strategy, up to three ReplicaSets with random sizes and readiness, Services
 // pointing anywhere, and a random status.

@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"testing"
@@ -8,12 +8,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	"github.com/tern-rollouts/tern/internal/plan"
 )
 
 // requestRestart sets spec.restartAt to a minute after the pods were created.
 func (w *world) requestRestart() metav1.Time {
-	w.now = w.now.Add(time.Minute)
-	at := metav1.NewTime(w.now)
+	w.SetNow(w.Now().Add(time.Minute))
+	at := metav1.NewTime(w.Now())
 	w.ro.Spec.RestartAt = &at
 	w.ro.Generation++
 	return at
@@ -27,15 +28,15 @@ func (w *world) restartOver(maxEvict, maxDown int32) {
 	w.settleChecking(func() {
 		w.t.Helper()
 		evictions := 0
-		for _, a := range w.last.Actions {
-			if _, ok := a.(EvictPod); ok {
+		for _, a := range w.Last().Actions {
+			if _, ok := a.(plan.EvictPod); ok {
 				evictions++
 			}
 		}
 		if int32(evictions) > maxEvict {
 			w.t.Fatalf("%d evictions in one decision, more than %d", evictions, maxEvict)
 		}
-		if n := w.pods.unavailable(w); n > maxDown {
+		if n := w.Unavailable(); n > maxDown {
 			w.t.Fatalf("%d pods unavailable, more than %d", n, maxDown)
 		}
 	})
@@ -43,7 +44,7 @@ func (w *world) restartOver(maxEvict, maxDown int32) {
 
 func (w *world) podsBefore(at metav1.Time) int {
 	n := 0
-	for _, p := range w.pods.pods {
+	for _, p := range w.Pods() {
 		if p.CreationTimestamp.Before(&at) {
 			n++
 		}
@@ -68,15 +69,15 @@ func TestRestartCanaryOneAtATime(t *testing.T) {
 	}
 	w.restartOver(1, 1)
 	wantEqual(t, "all pods replaced", w.podsBefore(at), 0)
-	wantEqual(t, "evictions", len(w.pods.evicted), 5)
+	wantEqual(t, "evictions", len(w.Evicted()), 5)
 	wantEqual(t, "restartedAt", w.ro.Status.RestartedAt, &at)
 	wantEqual(t, "healthy again", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "no ReplicaSet change", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "no ReplicaSet change", w.Replicas(), map[string]int32{canaryBlue: 5})
 
 	// Done means done: the next decisions evict nothing.
-	n := len(w.pods.evicted)
+	n := len(w.Evicted())
 	w.advance(time.Minute)
-	wantEqual(t, "no more evictions", len(w.pods.evicted), n)
+	wantEqual(t, "no more evictions", len(w.Evicted()), n)
 }
 
 // maxUnavailable sets the batch size; a PodDisruptionBudget that allows fewer
@@ -94,11 +95,11 @@ func TestRestartBatchesAndDisruptionBudget(t *testing.T) {
 	wantEqual(t, "all replaced", w.podsBefore(at), 0)
 	wantEqual(t, "restartedAt", w.ro.Status.RestartedAt, &at)
 
-	w.pods.budget = 1
+	w.SetDisruptionBudget(1)
 	at = w.requestRestart()
 	w.restartOver(2, 1)
 	wantEqual(t, "all replaced under the budget", w.podsBefore(at), 0)
-	if w.pods.refused == 0 {
+	if w.RefusedEvictions() == 0 {
 		t.Fatal("the budget never refused an eviction; the test does not test it")
 	}
 	wantEqual(t, "restartedAt", w.ro.Status.RestartedAt, &at)
@@ -124,16 +125,16 @@ func TestRestartBlueGreen(t *testing.T) {
 func TestRestartWaits(t *testing.T) {
 	w := withPods(seedCanary(t))
 	w.settle()
-	at := metav1.NewTime(w.now.Add(time.Hour))
+	at := metav1.NewTime(w.Now().Add(time.Hour))
 	w.ro.Spec.RestartAt = &at
 	d := w.step()
 	wantEqual(t, "no action before restartAt", len(d.Actions), 0)
 	wantEqual(t, "wake-up at restartAt", d.RequeueAfter, time.Hour)
 
-	w.now = at.Time
+	w.SetNow(at.Time)
 	w.ro.Spec.Paused = true
 	w.settle()
-	wantEqual(t, "nothing evicted while paused", len(w.pods.evicted), 0)
+	wantEqual(t, "nothing evicted while paused", len(w.Evicted()), 0)
 	w.ro.Spec.Paused = false
 	w.restartOver(1, 1)
 	wantEqual(t, "restartedAt", w.ro.Status.RestartedAt, &at)
@@ -144,11 +145,11 @@ func TestRestartWaits(t *testing.T) {
 func TestRestartHeldByUnavailablePods(t *testing.T) {
 	w := withPods(seedCanary(t))
 	w.settle()
-	w.setImage("argoproj/rollouts-demo:bad-ready")
-	w.notReady["argoproj/rollouts-demo:bad-ready"] = true
+	w.SetImage("argoproj/rollouts-demo:bad-ready")
+	w.NeverReady("argoproj/rollouts-demo:bad-ready")
 	w.settle() // 20%: one canary pod, never ready
 	w.requestRestart()
 	w.settle()
-	wantEqual(t, "no eviction while a pod is unavailable", len(w.pods.evicted), 0)
+	wantEqual(t, "no eviction while a pod is unavailable", len(w.Evicted()), 0)
 	wantEqual(t, "still restarting", w.ro.Status.RestartedAt == nil, true)
 }

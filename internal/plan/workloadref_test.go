@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"strings"
@@ -29,23 +29,24 @@ func refCanary(t *testing.T, scaleDown string) *world {
 	w.ro.Spec.Template = corev1.PodTemplateSpec{}
 	w.ro.Spec.Selector = nil
 	w.ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", ScaleDown: scaleDown}
-	w.workload = &snapshot.Workload{Found: true, Template: d.Spec.Template, Selector: d.Spec.Selector, Generation: 1, Deployment: d}
+	w.SetWorkload(&snapshot.Workload{Found: true, Template: d.Spec.Template, Selector: d.Spec.Selector, Generation: 1, Deployment: d})
 	return w
 }
 
-func (w *world) deploymentReplicas() int32 { return *w.workload.Deployment.Spec.Replicas }
+func (w *world) deploymentReplicas() int32 { return *w.Workload().Deployment.Spec.Replicas }
 
 // setWorkloadImage changes the referenced Deployment's template, as `kubectl set image
 // deployment/web` would.
 func (w *world) setWorkloadImage(image string) {
-	d := w.workload.Deployment
+	wl := w.Workload()
+	d := wl.Deployment
 	d.Spec.Template.Spec.Containers[0].Image = image
 	d.Generation++
-	w.workload.Template, w.workload.Generation = d.Spec.Template, d.Generation
+	wl.Template, wl.Generation = d.Spec.Template, d.Generation
 }
 
 func (w *world) workloadHash() string {
-	return hash.PodTemplate(&w.workload.Template, w.ro.Status.CollisionCount)
+	return hash.PodTemplate(&w.Workload().Template, w.ro.Status.CollisionCount)
 }
 
 // The template comes from the Deployment and hashes exactly as the same template inline
@@ -58,19 +59,19 @@ func TestWorkloadRefDeploymentOnSuccess(t *testing.T) {
 			t.Fatalf("Deployment scaled to %d before the rollout was Healthy", w.deploymentReplicas())
 		}
 	})
-	wantEqual(t, "same ReplicaSet as an inline template", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "same ReplicaSet as an inline template", w.Replicas(), map[string]int32{canaryBlue: 5})
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
 	wantEqual(t, "Deployment scaled down", w.deploymentReplicas(), int32(0))
 	wantEqual(t, "workload-generation", w.ro.Annotations[v1alpha1.WorkloadGenerationAnnotation], "1")
 	wantEqual(t, "workloadObservedGeneration", w.ro.Status.WorkloadObservedGeneration, "1")
 	wantEqual(t, "selector from the Deployment", w.ro.Status.Selector, "app=rollouts-demo")
-	rs := w.rss[canaryBlue]
+	rs := w.ReplicaSet(canaryBlue)
 	wantEqual(t, "RS selector", rs.Spec.Selector.MatchLabels, map[string]string{"app": canaryRO, hashKey: blueHash})
 
 	w.setWorkloadImage("argoproj/rollouts-demo:yellow")
 	w.settle()
 	yellow := w.workloadHash()
-	wantEqual(t, "20%", w.replicas(), map[string]int32{canaryBlue: 4, w.rsOf(yellow): 1})
+	wantEqual(t, "20%", w.Replicas(), map[string]int32{canaryBlue: 4, w.rsOf(yellow): 1})
 	wantEqual(t, "paused", w.ro.Status.Message, "CanaryPauseStep")
 	wantEqual(t, "workload-generation", w.ro.Annotations[v1alpha1.WorkloadGenerationAnnotation], "2")
 	wantEqual(t, "workloadObservedGeneration", w.ro.Status.WorkloadObservedGeneration, "2")
@@ -104,43 +105,43 @@ func TestWorkloadRefScaleDownProgressively(t *testing.T) {
 // goes ahead as soon as the object exists.
 func TestWorkloadRefMissingThenCreated(t *testing.T) {
 	w := refCanary(t, "")
-	wl := w.workload
-	w.workload = &snapshot.Workload{}
+	wl := w.Workload()
+	w.SetWorkload(&snapshot.Workload{})
 	w.settle()
 	c := w.condition(v1alpha1.InvalidSpec)
 	if c == nil || !strings.Contains(c.Message, `spec.workloadRef.name: Invalid value: "web": deployments.apps "web" not found`) {
 		t.Fatalf("InvalidSpec = %+v", c)
 	}
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseDegraded)
-	wantEqual(t, "nothing created", len(w.rss), 0)
+	wantEqual(t, "nothing created", len(w.ReplicaSets()), 0)
 
-	w.workload = wl
+	w.SetWorkload(wl)
 	w.settle()
 	wantEqual(t, "InvalidSpec cleared", w.condition(v1alpha1.InvalidSpec) == nil, true)
 	wantEqual(t, "phase", w.ro.Status.Phase, v1alpha1.RolloutPhaseHealthy)
-	wantEqual(t, "deployed", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "deployed", w.Replicas(), map[string]int32{canaryBlue: 5})
 }
 
 // A PodTemplate lends a template but no selector; a ReplicaSet lends both.
 func TestWorkloadRefPodTemplateAndReplicaSet(t *testing.T) {
 	w := refCanary(t, "")
-	tmpl := w.workload.Template
+	tmpl := w.Workload().Template
 	w.ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "v1", Kind: "PodTemplate", Name: "web"}
-	w.workload = &snapshot.Workload{Found: true, Template: tmpl, Generation: 1}
+	w.SetWorkload(&snapshot.Workload{Found: true, Template: tmpl, Generation: 1})
 	w.settle()
 	if c := w.condition(v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "Rollout has missing field '.spec.selector'") {
 		t.Fatalf("InvalidSpec = %+v", c)
 	}
 	w.ro.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": canaryRO}}
 	w.settle()
-	wantEqual(t, "deployed from the PodTemplate", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "deployed from the PodTemplate", w.Replicas(), map[string]int32{canaryBlue: 5})
 
 	w = refCanary(t, v1alpha1.ScaleDownOnSuccess)
-	sel := w.workload.Selector
+	sel := w.Workload().Selector
 	w.ro.Spec.WorkloadRef.Kind = "ReplicaSet"
-	w.workload = &snapshot.Workload{Found: true, Template: tmpl, Selector: sel, Generation: 3}
+	w.SetWorkload(&snapshot.Workload{Found: true, Template: tmpl, Selector: sel, Generation: 3})
 	w.settle()
-	wantEqual(t, "deployed from the ReplicaSet", w.replicas(), map[string]int32{canaryBlue: 5})
+	wantEqual(t, "deployed from the ReplicaSet", w.Replicas(), map[string]int32{canaryBlue: 5})
 	wantEqual(t, "generation", w.ro.Status.WorkloadObservedGeneration, "3")
 }
 
@@ -148,7 +149,7 @@ func TestWorkloadRefPodTemplateAndReplicaSet(t *testing.T) {
 // match, are InvalidSpec; nothing is touched.
 func TestWorkloadRefInvalid(t *testing.T) {
 	w := refCanary(t, "")
-	w.ro.Spec.Template = *w.workload.Template.DeepCopy()
+	w.ro.Spec.Template = *w.Workload().Template.DeepCopy()
 	w.settle()
 	if c := w.condition(v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "template must be empty for workload reference rollout") {
 		t.Fatalf("InvalidSpec = %+v", c)
@@ -160,6 +161,6 @@ func TestWorkloadRefInvalid(t *testing.T) {
 	if c := w.condition(v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "spec.workloadRef.template.metadata.labels") {
 		t.Fatalf("InvalidSpec = %+v", c)
 	}
-	wantEqual(t, "nothing created", len(w.rss), 0)
+	wantEqual(t, "nothing created", len(w.ReplicaSets()), 0)
 	wantEqual(t, "Deployment untouched", w.deploymentReplicas(), int32(5))
 }
