@@ -36,8 +36,10 @@ const hashKey = v1alpha1.DefaultRolloutUniqueLabelKey
 // Epoch is where a Sim's clock starts: a fixed time, so that runs repeat exactly.
 var Epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// SettleSteps is how many steps Settle takes at most before it gives up.
-const SettleSteps = 30
+// settleSteps is how many steps Settle takes at most before it gives up: far more than
+// any rollout needs to reach a standstill at one time, so that a planner that never
+// stands still fails rather than loops.
+const settleSteps = 30
 
 // Sim is one simulated Rollout and the objects around it. It is not safe for
 // concurrent use.
@@ -164,8 +166,9 @@ func (s *Sim) Run(maxSteps int, done func() bool) error {
 	return fmt.Errorf("rollout did not settle in %d steps; last decision: %+v", maxSteps, s.last)
 }
 
-// Settle steps until the controller has nothing left to do at this time.
-func (s *Sim) Settle() error { return s.Run(SettleSteps, s.Settled) }
+// Settle steps until the controller has nothing left to do at this time, failing after
+// 30 steps.
+func (s *Sim) Settle() error { return s.Run(settleSteps, s.Settled) }
 
 // Advance moves the clock by d and settles.
 func (s *Sim) Advance(d time.Duration) error {
