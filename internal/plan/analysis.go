@@ -355,69 +355,6 @@ func (p *planner) runEvent(k runKind, prev *v1alpha1.RolloutAnalysisRunStatus, a
 	p.add(ev)
 }
 
-// canaryBackground follows the background analysis of a canary update: started once the
-// update reaches startingStep, it runs across the steps until the update is promoted.
-func (p *planner) canaryBackground(c *v1alpha1.CanaryStrategy) {
-	bg := c.Analysis
-	if bg == nil || p.newRS == nil || p.created {
-		return
-	}
-	start := 0
-	if bg.StartingStep != nil {
-		start = int(*bg.StartingStep)
-	}
-	i := p.stepIndex()
-	if i < start {
-		return
-	}
-	rec := *record(&p.st, kindBackground)
-	if len(c.Steps) > 0 && i >= len(c.Steps) && (rec == nil || !runOf(rec.Name, p.runName(kindBackground, 0))) {
-		// The steps are done: the update is promoted now, with nothing left to judge.
-		return
-	}
-	p.followRun(kindBackground, &bg.RolloutAnalysis, 0)
-}
-
-// heldByBackground reports whether an inconclusive background run paused the update: it
-// stays at its step until a user decides.
-func (p *planner) heldByBackground() bool {
-	rec := p.st.Canary.CurrentBackgroundAnalysisRunStatus
-	return rec != nil && rec.Status == v1alpha1.AnalysisPhaseInconclusive &&
-		findPause(p.st.PauseConditions, v1alpha1.PauseReasonInconclusiveAnalysis) != nil
-}
-
-// bluePrePromotion follows the pre-promotion analysis of a blue-green update, once the
-// new version is up behind the preview Service; it reports whether the active Service
-// may switch as far as the analysis is concerned.
-func (p *planner) bluePrePromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	if bg.PrePromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
-		return true
-	}
-	switch p.followRun(kindPre, bg.PrePromotionAnalysis, 0) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
-	return false
-}
-
-// bluePostPromotion follows the post-promotion analysis of a blue-green update, once the
-// active Service selects the new version; it reports whether the new version may become
-// stable.
-func (p *planner) bluePostPromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	if bg.PostPromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
-		return true
-	}
-	switch p.followRun(kindPost, bg.PostPromotionAnalysis, 0) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
-	return false
-}
-
 // finishAnalysis ends what no longer applies once the strategy decided: it forgets runs
 // of other versions, steps or attempts, stops every run the rollout no longer follows
 // (all of them once aborted), and deletes old runs beyond the history limits.
@@ -514,12 +451,6 @@ func (p *planner) collectRuns(current map[string]bool) map[string]bool {
 		}
 	}
 	return deleted
-}
-
-// postPromotionDue reports whether a blue-green update still has its post-promotion
-// analysis ahead: configured, not skipped, and the new version not stable yet.
-func (p *planner) postPromotionDue(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	return bg.PostPromotionAnalysis != nil && !fastTrack && !p.st.PromoteFull && p.st.StableRS != p.st.CurrentPodHash
 }
 
 // configured reports whether the spec still asks for the analysis of a kind (for a step,

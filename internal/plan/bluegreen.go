@@ -237,27 +237,6 @@ func (p *planner) switchPreview(bg *v1alpha1.BlueGreenStrategy, h string) {
 	p.switchService(traffic.RolePreview, bg.PreviewService, &p.previewHash, h)
 }
 
-// keepUp keeps a ReplicaSet that serves traffic at full size and cancels any pending
-// scale-down of it.
-func (p *planner) keepUp(rs *appsv1.ReplicaSet, replicas int32) {
-	p.scale(rs, replicas)
-	if _, ok := scaleDownDeadline(rs); ok {
-		p.add(AnnotateReplicaSet{Name: rs.Name, Annotations: map[string]*string{v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey: nil}})
-	}
-}
-
-// delayScaleDown stamps the scale-down deadline on a version that stops serving.
-func (p *planner) delayScaleDown(rs *appsv1.ReplicaSet, seconds int32) {
-	if seconds <= 0 {
-		p.scale(rs, 0)
-		return
-	}
-	deadline := p.now.Add(time.Duration(seconds) * time.Second).UTC().Format(time.RFC3339)
-	p.add(AnnotateReplicaSet{Name: rs.Name, Annotations: map[string]*string{v1alpha1.DefaultReplicaSetScaleDownDeadlineAnnotationKey: &deadline}})
-	p.delayed[rs.Name] = true
-	p.requeueAt(p.now.Add(time.Duration(seconds) * time.Second))
-}
-
 // bgScaleDownOld scales down every version that neither is new nor serves traffic: at
 // its scale-down deadline if it has one, at once otherwise, and at once beyond the
 // scaleDownDelayRevisionLimit.
@@ -289,37 +268,6 @@ func (p *planner) bgScaleDownOld(bg *v1alpha1.BlueGreenStrategy) {
 	}
 }
 
-func findPause(list []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
-	for i := range list {
-		if list[i].Reason == reason {
-			return &list[i]
-		}
-	}
-	return nil
-}
-
-func removePause(list []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) []v1alpha1.PauseCondition {
-	var out []v1alpha1.PauseCondition
-	for _, pc := range list {
-		if pc.Reason != reason {
-			out = append(out, pc)
-		}
-	}
-	return out
-}
-
-// addPause pauses the rollout for the given reason.
-func (p *planner) addPause(reason v1alpha1.PauseReason) {
-	p.st.PauseConditions = append(p.st.PauseConditions, v1alpha1.PauseCondition{Reason: reason, StartTime: p.now})
-	p.st.ControllerPause = true
-	p.add(normalEvent(v1alpha1.EventReasonRolloutPaused, "Rollout is paused (%s)", reason))
-}
-
-func (p *planner) clearPause() {
-	p.st.PauseConditions = nil
-	p.st.ControllerPause = false
-}
-
 // blueGreenPausedScale follows a change of spec.replicas during a manual pause, as users
 // scale a paused Deployment: the version behind the active Service and the one being
 // previewed take the new size (the preview its previewReplicaCount until promotion),
@@ -344,4 +292,42 @@ func (p *planner) blueGreenPausedScale(bg *v1alpha1.BlueGreenStrategy) {
 			p.scale(rs, want)
 		}
 	}
+}
+
+// bluePrePromotion follows the pre-promotion analysis of a blue-green update, once the
+// new version is up behind the preview Service; it reports whether the active Service
+// may switch as far as the analysis is concerned.
+func (p *planner) bluePrePromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
+	if bg.PrePromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
+		return true
+	}
+	switch p.followRun(kindPre, bg.PrePromotionAnalysis, 0) {
+	case runSucceeded:
+		return true
+	case runWaiting:
+		p.cn.indefinite = true
+	}
+	return false
+}
+
+// bluePostPromotion follows the post-promotion analysis of a blue-green update, once the
+// active Service selects the new version; it reports whether the new version may become
+// stable.
+func (p *planner) bluePostPromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
+	if bg.PostPromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
+		return true
+	}
+	switch p.followRun(kindPost, bg.PostPromotionAnalysis, 0) {
+	case runSucceeded:
+		return true
+	case runWaiting:
+		p.cn.indefinite = true
+	}
+	return false
+}
+
+// postPromotionDue reports whether a blue-green update still has its post-promotion
+// analysis ahead: configured, not skipped, and the new version not stable yet.
+func (p *planner) postPromotionDue(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
+	return bg.PostPromotionAnalysis != nil && !fastTrack && !p.st.PromoteFull && p.st.StableRS != p.st.CurrentPodHash
 }

@@ -282,37 +282,6 @@ func countOf(rs *appsv1.ReplicaSet, desired int32) rsCount {
 	return rsCount{current: specReplicas(rs), available: available(rs), desired: desired}
 }
 
-// serviceHash is the pod-template-hash a Service selects now.
-func (p *planner) serviceHash(name string) string {
-	return p.s.Traffic.Hash(name)
-}
-
-// switchService points a Service at target once that version has an available pod. A
-// Service that selects no version yet serves every pod of the app, so it is only taken
-// over once the target is fully available, never shrinking what it serves.
-func (p *planner) switchService(role traffic.Role, name string, cur *string, target string) {
-	if name == "" || *cur == target || !p.canSelect(*cur, target) {
-		return
-	}
-	p.add(SetTraffic{Desired: traffic.Desired{Services: []traffic.Selection{{Service: name, Role: role, Hash: target}}}})
-	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", name, *cur, target))
-	*cur = target
-}
-
-// canSelect reports whether a Service selecting cur may be pointed at target: only at a
-// version with available pods, and, for a Service not yet managed, only once it is fully
-// available (design invariant 1).
-func (p *planner) canSelect(cur, target string) bool {
-	if target == "" {
-		return false
-	}
-	rs := p.byHash(target)
-	if rs == nil || p.created && rs == p.newRS || available(rs) == 0 {
-		return false
-	}
-	return cur != "" || available(rs) >= specReplicas(rs)
-}
-
 // rollbackWithinWindow reports whether the update goes back to a version that was
 // created before the stable one with fewer than rollbackWindow.revisions versions in
 // between: such a rollback skips the steps. Creation times are compared, not revisions,
@@ -336,13 +305,6 @@ func (p *planner) rollbackWithinWindow(stable *appsv1.ReplicaSet) bool {
 		}
 	}
 	return between < w.Revisions
-}
-
-func (p *planner) stepIndex() int {
-	if p.st.CurrentStepIndex == nil {
-		return 0
-	}
-	return int(*p.st.CurrentStepIndex)
 }
 
 // indexPtr is the currentStepIndex to record: none for a canary without steps.
@@ -455,18 +417,6 @@ func (p *planner) pauseDone(pause *v1alpha1.RolloutPause) bool {
 		return true
 	}
 	p.requeueAt(end)
-	return false
-}
-
-// stepAnalysisDone follows the AnalysisRun of an analysis step (analysis.go): success
-// completes the step, failure or error aborts, inconclusive pauses until a user decides.
-func (p *planner) stepAnalysisDone(i int) bool {
-	switch p.followRun(kindStep, p.ro.Spec.Strategy.Canary.Steps[i].Analysis, i) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
 	return false
 }
 
