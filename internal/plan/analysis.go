@@ -39,15 +39,12 @@ func (k runKind) label() string {
 	}[k]
 }
 
-// analysisState is the working state of the analysis part of one decision.
-type analysisState struct {
-	// touched records the kinds whose run this decision followed or started.
-	touched [numKinds]bool
+// runsFollowed is what one decision did with the analysis runs.
+type runsFollowed struct {
+	// followed records the kinds whose run this decision followed or started.
+	followed [numKinds]bool
 	// resumeUsed is true when a user's resume started a run again.
 	resumeUsed bool
-	// holdStable keeps the stable ReplicaSet of a blue-green up while the
-	// post-promotion analysis judges the new version: it is what an abort switches back to.
-	holdStable bool
 }
 
 // record is where the status keeps the run of a kind.
@@ -135,7 +132,7 @@ const (
 // rollout after an inconclusive one); Failed and Error abort the rollout; Inconclusive
 // pauses it until a user decides.
 func (p *planner) followRun(k runKind, a *v1alpha1.RolloutAnalysis, step int) runOutcome {
-	p.an.touched[k] = true
+	p.runs.followed[k] = true
 	base := p.runName(k, step)
 	ar, name := p.currentRun(k, base)
 	if ar == nil {
@@ -230,7 +227,7 @@ func (p *planner) startRun(k runKind, a *v1alpha1.RolloutAnalysis, step int, nam
 	p.add(CreateAnalysisRun{Run: run})
 	*record(&p.st, k) = &v1alpha1.RolloutAnalysisRunStatus{Name: name}
 	if p.st.ControllerPause && len(p.st.PauseConditions) == 0 {
-		p.an.resumeUsed = true
+		p.runs.resumeUsed = true
 	}
 }
 
@@ -359,7 +356,7 @@ func (p *planner) runEvent(k runKind, prev *v1alpha1.RolloutAnalysisRunStatus, a
 // of other versions, steps or attempts, stops every run the rollout no longer follows
 // (all of them once aborted), and deletes old runs beyond the history limits.
 func (p *planner) finishAnalysis() {
-	if p.an.resumeUsed && len(p.st.PauseConditions) == 0 && p.ro.Spec.Strategy.Canary != nil {
+	if p.runs.resumeUsed && len(p.st.PauseConditions) == 0 && p.ro.Spec.Strategy.Canary != nil {
 		// The resume is used up (the canary's steps had their say first): a later pause
 		// step must pause. A blue-green keeps the flag, which also says its promotion
 		// pause is over.
@@ -377,7 +374,7 @@ func (p *planner) finishAnalysis() {
 		}
 		stale := !runOf((*rec).Name, p.runName(k, step)) || !p.configured(k)
 		done := p.st.StableRS != "" && p.st.StableRS == p.st.CurrentPodHash
-		if stale || done || p.st.PromoteFull || p.retried && !p.an.touched[k] {
+		if stale || done || p.st.PromoteFull || p.retried && !p.runs.followed[k] {
 			*rec = nil
 		}
 	}

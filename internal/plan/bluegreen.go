@@ -14,8 +14,8 @@ import (
 func (p *planner) blueGreen() {
 	bg := p.ro.Spec.Strategy.BlueGreen
 	replicas := p.ro.GetReplicas()
-	p.activeHash = p.s.Traffic.Hash(bg.ActiveService)
-	p.previewHash = p.s.Traffic.Hash(bg.PreviewService)
+	p.selects.active = p.s.Traffic.Hash(bg.ActiveService)
+	p.selects.preview = p.s.Traffic.Hash(bg.PreviewService)
 	if p.ro.Spec.Paused {
 		// A manual pause freezes every workload object where it is, but for their size.
 		p.blueGreenPausedScale(bg)
@@ -85,7 +85,7 @@ func (p *planner) blueGreen() {
 		desiredNew = *bg.PreviewReplicaCount
 	}
 	p.ensureNewRS(desiredNew, bg.PreviewMetadata)
-	if stable != nil && p.activeHash == stable.Labels[hashKey] {
+	if stable != nil && p.selects.active == stable.Labels[hashKey] {
 		p.keepUp(stable, replicas)
 		p.syncMetadata(stable, bg.ActiveMetadata)
 	}
@@ -93,7 +93,7 @@ func (p *planner) blueGreen() {
 		p.switchPreview(bg, cur)
 	}
 
-	if p.activeHash != cur {
+	if p.selects.active != cur {
 		if p.created || !saturated(p.newRS, desiredNew) {
 			p.bgScaleDownOld(bg)
 			return
@@ -115,13 +115,13 @@ func (p *planner) blueGreen() {
 			p.bgScaleDownOld(bg)
 			return
 		}
-		if !p.canSelect(p.activeHash, cur) {
+		if !p.canSelect(p.selects.active, cur) {
 			p.bgScaleDownOld(bg)
 			return
 		}
 		// The old version's deadline is written before the switch, so that a crash in
 		// between cannot leave it unmarked and scaled down at once.
-		if old := p.byHash(p.activeHash); old != nil && old != p.newRS && (old != stable || !p.postPromotionDue(bg, fastTrack)) {
+		if old := p.byHash(p.selects.active); old != nil && old != p.newRS && (old != stable || !p.postPromotionDue(bg, fastTrack)) {
 			p.delayScaleDown(old, bg.ScaleDownDelaySecondsOrDefault())
 		}
 		p.switchActive(bg, cur)
@@ -136,7 +136,7 @@ func (p *planner) blueGreen() {
 			// The stable version stays up to be switched back to should the analysis fail.
 			if stable != nil {
 				p.keepUp(stable, replicas)
-				p.an.holdStable = true
+				p.holdStable = true
 			}
 			p.bgScaleDownOld(bg)
 			return
@@ -184,7 +184,7 @@ func (p *planner) bgAbort(bg *v1alpha1.BlueGreenStrategy, stable *appsv1.Replica
 	if p.newRS != nil && specReplicas(p.newRS) > 0 {
 		delay := bg.AbortScaleDownDelaySecondsOrDefault()
 		deadline := p.st.AbortedAt.Add(time.Duration(delay) * time.Second)
-		servesTraffic := p.activeHash == p.st.CurrentPodHash || p.previewHash == p.st.CurrentPodHash
+		servesTraffic := p.selects.active == p.st.CurrentPodHash || p.selects.preview == p.st.CurrentPodHash
 		switch {
 		case delay == 0:
 			// 0 keeps the aborted version up for inspection.
@@ -230,11 +230,11 @@ func (p *planner) bgPauseDone(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bo
 
 // switchActive points the active Service at hash once that is safe (canSelect).
 func (p *planner) switchActive(bg *v1alpha1.BlueGreenStrategy, h string) {
-	p.switchService(traffic.RoleActive, bg.ActiveService, &p.activeHash, h)
+	p.switchService(traffic.RoleActive, bg.ActiveService, &p.selects.active, h)
 }
 
 func (p *planner) switchPreview(bg *v1alpha1.BlueGreenStrategy, h string) {
-	p.switchService(traffic.RolePreview, bg.PreviewService, &p.previewHash, h)
+	p.switchService(traffic.RolePreview, bg.PreviewService, &p.selects.preview, h)
 }
 
 // bgScaleDownOld scales down every version that neither is new nor serves traffic: at
@@ -244,7 +244,7 @@ func (p *planner) bgScaleDownOld(bg *v1alpha1.BlueGreenStrategy) {
 	var olds []*appsv1.ReplicaSet
 	for _, rs := range p.all {
 		h := rs.Labels[hashKey]
-		if rs == p.newRS || h == p.activeHash || h == p.previewHash || p.replicasOf(rs) == 0 || p.an.holdStable && h == p.st.StableRS {
+		if rs == p.newRS || h == p.selects.active || h == p.selects.preview || p.replicasOf(rs) == 0 || p.holdStable && h == p.st.StableRS {
 			continue
 		}
 		olds = append(olds, rs)
@@ -282,7 +282,7 @@ func (p *planner) blueGreenPausedScale(bg *v1alpha1.BlueGreenStrategy) {
 		switch {
 		case specReplicas(rs) == 0:
 			// Scaled away, or waiting out its scale-down delay at zero: not a size to keep.
-		case h == p.activeHash:
+		case h == p.selects.active:
 			p.scale(rs, replicas)
 		case rs == p.newRS:
 			want := replicas
@@ -305,7 +305,7 @@ func (p *planner) bluePrePromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack boo
 	case runSucceeded:
 		return true
 	case runWaiting:
-		p.cn.indefinite = true
+		p.openEndedWait = true
 	}
 	return false
 }
@@ -321,7 +321,7 @@ func (p *planner) bluePostPromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bo
 	case runSucceeded:
 		return true
 	case runWaiting:
-		p.cn.indefinite = true
+		p.openEndedWait = true
 	}
 	return false
 }

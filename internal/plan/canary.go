@@ -12,16 +12,6 @@ import (
 	"github.com/tern-rollouts/tern/internal/validation"
 )
 
-// canaryState is the working state of one canary decision.
-type canaryState struct {
-	// canarySvc and stableSvc are the hashes the canary and stable Services select once
-	// the actions ran ("" when they select no version yet).
-	canarySvc, stableSvc string
-	// indefinite is true while the rollout waits at a step that has no end of its own
-	// (an analysis or experiment still running): the progress deadline does not run.
-	indefinite bool
-}
-
 // canary runs a basic canary: the new version takes a share of the pods that follows
 // the setWeight steps (there is no traffic router, so pods are the weight), pausing and
 // waiting for analysis where the steps say, and becomes stable once every step is done.
@@ -30,8 +20,8 @@ func (p *planner) canary() {
 	if c == nil {
 		return
 	}
-	p.cn.canarySvc = p.serviceHash(c.CanaryService)
-	p.cn.stableSvc = p.serviceHash(c.StableService)
+	p.selects.canary = p.serviceHash(c.CanaryService)
+	p.selects.stable = p.serviceHash(c.StableService)
 	p.syncSteps(c)
 	if p.ro.Spec.Paused {
 		// A manual pause freezes every workload object where it is, but for their size.
@@ -245,8 +235,8 @@ func (p *planner) applyCounts(c *v1alpha1.CanaryStrategy, desiredNew int32, stab
 		// new version first, so that it never selects a version without pods.
 		stableTarget = canaryTarget
 	}
-	p.switchService(traffic.RoleStable, c.StableService, &p.cn.stableSvc, stableTarget)
-	p.switchService(traffic.RoleCanary, c.CanaryService, &p.cn.canarySvc, canaryTarget)
+	p.switchService(traffic.RoleStable, c.StableService, &p.selects.stable, stableTarget)
+	p.switchService(traffic.RoleCanary, c.CanaryService, &p.selects.canary, canaryTarget)
 
 	for i, rs := range olds {
 		if next := p.keepServed(rs, nextOlds[i]); next != oldCounts[i].current {
@@ -272,7 +262,7 @@ func (p *planner) keepServed(rs *appsv1.ReplicaSet, next int32) int32 {
 		return next
 	}
 	h := rs.Labels[hashKey]
-	if h != "" && (h == p.cn.stableSvc || h == p.cn.canarySvc) {
+	if h != "" && (h == p.selects.stable || h == p.selects.canary) {
 		return 1
 	}
 	return next
@@ -353,7 +343,7 @@ func (p *planner) stepDone(c *v1alpha1.CanaryStrategy, i int, step *v1alpha1.Can
 		return p.stepAnalysisDone(i)
 	case step.Experiment != nil, step.Plugin != nil:
 		// Run by engines of their own; until one reports success the step waits.
-		p.cn.indefinite = true
+		p.openEndedWait = true
 		if p.old.CurrentStepIndex == nil || int(*p.old.CurrentStepIndex) != i || p.old.CurrentPodHash != p.st.CurrentPodHash {
 			// Nothing here runs them yet: say so once, on arrival, rather than wait unexplained.
 			p.add(warningEvent(v1alpha1.EventReasonStepNotRun, "Rollout step %d/%d (%s) waits: this controller does not run %s steps yet; promote skips it",

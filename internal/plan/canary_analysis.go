@@ -43,7 +43,7 @@ func (p *planner) stepAnalysisDone(i int) bool {
 	case runSucceeded:
 		return true
 	case runWaiting:
-		p.cn.indefinite = true
+		p.openEndedWait = true
 	}
 	return false
 }

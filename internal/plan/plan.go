@@ -55,9 +55,8 @@ type planner struct {
 	completionReason string
 	// notCompletedSent is true once the RolloutNotCompleted event has been placed.
 	notCompletedSent bool
-	// activeHash and previewHash are what the blue-green Services select once the
-	// actions ran.
-	activeHash, previewHash string
+	// selects is what each Service of the strategy selects once the actions ran.
+	selects serviceHashes
 	// delayed holds the ReplicaSets this decision gives a scale-down deadline.
 	delayed map[string]bool
 	// retried is true when this decision clears an earlier abort.
@@ -69,10 +68,21 @@ type planner struct {
 	// resumeAt is where in the actions a RolloutResumed event goes: first (0) unless
 	// the strategy records the step whose completion resumed the rollout.
 	resumeAt int
-	// cn is the working state of the canary strategy.
-	cn canaryState
-	// an is the working state of the analysis (analysis.go).
-	an analysisState
+	// openEndedWait is true while the rollout waits on something with no end of its own
+	// (an analysis or experiment still running): the progress deadline does not run.
+	openEndedWait bool
+	// holdStable keeps the stable ReplicaSet of a blue-green up while the
+	// post-promotion analysis judges the new version: it is what an abort switches back to.
+	holdStable bool
+	// runs is what this decision did with the analysis runs (analysis.go).
+	runs runsFollowed
+}
+
+// serviceHashes are the pod-template hashes the strategy's Services select, by role
+// ("" for a Service that selects no version yet, or that the strategy does not name).
+type serviceHashes struct {
+	active, preview string // blue-green
+	canary, stable  string // canary
 }
 
 func newPlanner(s *snapshot.Snapshot) *planner {

@@ -18,8 +18,8 @@ import (
 func (p *planner) finishStatus() {
 	p.finishCounts()
 	if p.ro.Spec.Strategy.BlueGreen != nil {
-		p.st.BlueGreen.ActiveSelector = p.activeHash
-		p.st.BlueGreen.PreviewSelector = p.previewHash
+		p.st.BlueGreen.ActiveSelector = p.selects.active
+		p.st.BlueGreen.PreviewSelector = p.selects.preview
 	}
 	p.st.Selector = p.selectorString()
 	p.updateProgressing()
@@ -48,9 +48,9 @@ func (p *planner) finishCounts() {
 	if p.newRS != nil && !p.created {
 		p.st.UpdatedReplicas = p.newRS.Status.Replicas
 	}
-	if p.ro.Spec.Strategy.BlueGreen != nil && p.activeHash != "" {
+	if p.ro.Spec.Strategy.BlueGreen != nil && p.selects.active != "" {
 		// For blue-green, only the active version counts as available to users.
-		p.st.AvailableReplicas = available(p.byHash(p.activeHash))
+		p.st.AvailableReplicas = available(p.byHash(p.selects.active))
 	}
 	p.st.HPAReplicas = p.st.Replicas
 }
@@ -60,9 +60,9 @@ func (p *planner) selectorString() string {
 		return ""
 	}
 	sel := p.ro.Spec.Selector.DeepCopy()
-	if p.ro.Spec.Strategy.BlueGreen != nil && p.activeHash != "" {
+	if p.ro.Spec.Strategy.BlueGreen != nil && p.selects.active != "" {
 		// The scale subresource (and so an HPA) should count the active pods only.
-		sel.MatchLabels = withLabel(sel.MatchLabels, hashKey, p.activeHash)
+		sel.MatchLabels = withLabel(sel.MatchLabels, hashKey, p.selects.active)
 	}
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
@@ -133,7 +133,7 @@ func (p *planner) updateProgressing() {
 		p.setConditionAt(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reason, msg, true)
 		return
 	}
-	if prev.Reason == v1alpha1.TimedOutReason || p.cn.indefinite {
+	if prev.Reason == v1alpha1.TimedOutReason || p.openEndedWait {
 		// A step with no end of its own (an analysis running) is not a lack of progress.
 		return
 	}
@@ -156,7 +156,7 @@ func (p *planner) updateProgressing() {
 // oldScaledDown reports whether every other version is at zero once the actions ran.
 func (p *planner) oldScaledDown() bool {
 	for _, rs := range p.all {
-		if rs != p.newRS && p.replicasOf(rs) > 0 && rs.Labels[hashKey] != p.activeHash {
+		if rs != p.newRS && p.replicasOf(rs) > 0 && rs.Labels[hashKey] != p.selects.active {
 			if _, waiting := scaleDownDeadline(rs); waiting {
 				// Waiting out a scale-down delay is not a lack of progress.
 				continue
