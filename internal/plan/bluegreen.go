@@ -9,58 +9,65 @@ import (
 	"github.com/tern-rollouts/tern/internal/traffic"
 )
 
-// blueGreen runs the new version beside the stable one behind the preview Service, and
-// moves the active Service to it once it is fully available and promotion is due.
-func (p *planner) blueGreen() {
-	bg := p.ro.Spec.Strategy.BlueGreen
-	replicas := p.ro.GetReplicas()
+// The blue-green strategy runs the new version beside the stable one behind the
+// preview Service, and moves the active Service to it once it is fully available and
+// promotion is due. classify.go picks which of the handlers below acts.
+
+// observeBlueGreen reads what the active and preview Services select now.
+func (p *planner) observeBlueGreen(bg *v1alpha1.BlueGreenStrategy) {
 	p.selects.active = p.s.Traffic.Hash(bg.ActiveService)
 	p.selects.preview = p.s.Traffic.Hash(bg.PreviewService)
-	if p.ro.Spec.Paused {
-		// A manual pause freezes every workload object where it is, but for their size.
-		p.blueGreenPausedScale(bg)
-		return
-	}
-	cur := p.st.CurrentPodHash
+}
 
-	if p.st.StableRS == "" {
-		// Initial deploy: no pause, no analysis; the first version is stable at once and
-		// the Services follow as soon as its pods are available.
-		p.ensureNewRS(replicas, bg.ActiveMetadata)
-		p.st.StableRS = cur
-		p.completionReason = "Initial deploy"
-		if !p.created && saturated(p.newRS, replicas) {
-			p.switchActive(bg, cur)
-			p.switchPreview(bg, cur)
-		}
-		p.bgScaleDownOld(bg)
-		return
-	}
+// blueGreenPaused: a manual pause freezes every workload object where it is, but for
+// their size.
+func (p *planner) blueGreenPaused() {
+	p.blueGreenPausedScale(p.ro.Spec.Strategy.BlueGreen)
+}
 
-	if cur == p.st.StableRS {
-		// Back on the stable version (steady state, or a rollback during an update):
-		// nothing to promote; whatever the update brought up goes away.
-		if p.st.Abort || p.st.AbortedAt != nil {
-			p.st.Abort, p.st.AbortedAt = false, nil
-		}
-		p.clearPause()
-		p.ensureNewRS(replicas, bg.ActiveMetadata)
-		if available(p.newRS) > 0 {
-			p.switchActive(bg, cur)
-			p.switchPreview(bg, cur)
-		}
-		if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
-			p.completionReason = "Fast rollback"
-		}
-		p.bgScaleDownOld(bg)
-		return
+// blueGreenInitialDeploy: no pause, no analysis; the first version is stable at once
+// and the Services follow as soon as its pods are available.
+func (p *planner) blueGreenInitialDeploy() {
+	bg, replicas, cur := p.ro.Spec.Strategy.BlueGreen, p.ro.GetReplicas(), p.st.CurrentPodHash
+	p.ensureNewRS(replicas, bg.ActiveMetadata)
+	p.st.StableRS = cur
+	p.completionReason = "Initial deploy"
+	if !p.created && saturated(p.newRS, replicas) {
+		p.switchActive(bg, cur)
+		p.switchPreview(bg, cur)
 	}
+	p.bgScaleDownOld(bg)
+}
 
+// blueGreenAtStable: back on the stable version (steady state, or a rollback during an
+// update), there is nothing to promote; whatever the update brought up goes away.
+func (p *planner) blueGreenAtStable() {
+	bg, replicas, cur := p.ro.Spec.Strategy.BlueGreen, p.ro.GetReplicas(), p.st.CurrentPodHash
+	if p.st.Abort || p.st.AbortedAt != nil {
+		p.st.Abort, p.st.AbortedAt = false, nil
+	}
+	p.clearPause()
+	p.ensureNewRS(replicas, bg.ActiveMetadata)
+	if available(p.newRS) > 0 {
+		p.switchActive(bg, cur)
+		p.switchPreview(bg, cur)
+	}
+	if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
+		p.completionReason = "Fast rollback"
+	}
+	p.bgScaleDownOld(bg)
+}
+
+// blueGreenAborted: traffic goes back to the stable version (bgAbort).
+func (p *planner) blueGreenAborted() {
+	p.bgAbort(p.ro.Spec.Strategy.BlueGreen, p.byHash(p.st.StableRS))
+}
+
+// blueGreenUpdate brings the new version up behind the preview Service, switches the
+// active Service to it once promotion is due, and makes it stable.
+func (p *planner) blueGreenUpdate() {
+	bg, replicas, cur := p.ro.Spec.Strategy.BlueGreen, p.ro.GetReplicas(), p.st.CurrentPodHash
 	stable := p.byHash(p.st.StableRS)
-	if p.st.Abort {
-		p.bgAbort(bg, stable)
-		return
-	}
 	if p.st.AbortedAt != nil {
 		p.st.AbortedAt = nil
 		p.retried = true

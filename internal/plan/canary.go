@@ -12,37 +12,43 @@ import (
 	"github.com/tern-rollouts/tern/internal/validation"
 )
 
-// canary runs a basic canary: the new version takes a share of the pods that follows
-// the setWeight steps (there is no traffic router, so pods are the weight), pausing and
-// waiting for analysis where the steps say, and becomes stable once every step is done.
-func (p *planner) canary() {
-	c := p.ro.Spec.Strategy.Canary
-	if c == nil {
-		return
-	}
+// The canary strategy runs a basic canary: the new version takes a share of the pods
+// that follows the setWeight steps (there is no traffic router, so pods are the
+// weight), pausing and waiting for analysis where the steps say, and becomes stable
+// once every step is done. classify.go picks which of the handlers below acts.
+
+// observeCanary reads what the canary and stable Services select now, and lines the
+// steps up with the template (syncSteps).
+func (p *planner) observeCanary(c *v1alpha1.CanaryStrategy) {
 	p.selects.canary = p.serviceHash(c.CanaryService)
 	p.selects.stable = p.serviceHash(c.StableService)
 	p.syncSteps(c)
-	if p.ro.Spec.Paused {
-		// A manual pause freezes every workload object where it is, but for their size.
-		p.canaryPausedScale(c)
-		return
+}
+
+// canaryPaused: a manual pause freezes every workload object where it is, but for
+// their size.
+func (p *planner) canaryPaused() {
+	p.canaryPausedScale(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryInitialDeploy: no steps, no analysis; the first version is stable at once.
+func (p *planner) canaryInitialDeploy() {
+	p.st.StableRS = p.st.CurrentPodHash
+	p.completionReason = "Initial deploy"
+	p.canaryAtStable(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryBackAtStable: steady state, or a return to the stable template mid-update.
+func (p *planner) canaryBackAtStable() {
+	if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
+		p.completionReason = "Fast rollback"
 	}
-	cur := p.st.CurrentPodHash
-	switch {
-	case p.st.StableRS == "":
-		// Initial deploy: no steps, no analysis; the first version is stable at once.
-		p.st.StableRS = cur
-		p.completionReason = "Initial deploy"
-		p.canaryAtStable(c)
-	case cur == p.st.StableRS:
-		if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
-			p.completionReason = "Fast rollback"
-		}
-		p.canaryAtStable(c)
-	default:
-		p.canaryUpdate(c)
-	}
+	p.canaryAtStable(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryAborted sends everything back to the stable version (canaryAbort).
+func (p *planner) canaryAborted() {
+	p.canaryAbort(p.ro.Spec.Strategy.Canary, p.byHash(p.st.StableRS))
 }
 
 // syncSteps records the steps hash and starts the steps over when an update begins or
@@ -83,14 +89,10 @@ func (p *planner) canaryAtStable(c *v1alpha1.CanaryStrategy) {
 	p.applyCounts(c, p.ro.GetReplicas(), nil, 0, c.StableMetadata, cur, cur)
 }
 
-// canaryUpdate moves an update along its steps, or aborts it.
-func (p *planner) canaryUpdate(c *v1alpha1.CanaryStrategy) {
-	replicas := p.ro.GetReplicas()
+// canaryUpdate moves an update along its steps, or aborts it when its analysis fails.
+func (p *planner) canaryUpdate() {
+	c, replicas := p.ro.Spec.Strategy.Canary, p.ro.GetReplicas()
 	stable := p.byHash(p.st.StableRS)
-	if p.st.Abort {
-		p.canaryAbort(c, stable)
-		return
-	}
 	if p.st.AbortedAt != nil {
 		// Retry: the abort reset the steps, so the update starts over.
 		p.st.AbortedAt = nil

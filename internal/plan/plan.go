@@ -112,8 +112,25 @@ func (p *planner) requeueAt(t time.Time) {
 }
 
 func (p *planner) run() {
+	var o observation
+	p.observe(&o)
+	if !p.act(classify(&o), &o) {
+		return
+	}
+	p.restart()
+	p.collectGarbage()
+	p.finishAnalysis()
+	p.finishStatus()
+	p.scaleDownWorkload()
+	p.actions = append(p.actions, p.tail...)
+}
+
+// observe reads the snapshot into o, once: it stops at a deletion or a wrong spec;
+// otherwise it finds the new ReplicaSet and its revision and lines the strategy's
+// record of where it is (Services, steps) up with the template.
+func (p *planner) observe(o *observation) {
 	if p.ro.DeletionTimestamp != nil {
-		// Owned objects go with the Rollout through garbage collection.
+		o.deleting = true
 		return
 	}
 	p.st.ObservedGeneration = strconv.FormatInt(p.ro.Generation, 10)
@@ -123,16 +140,11 @@ func (p *planner) run() {
 		p.all = append(p.all, rs)
 	}
 
-	if errs, onlyMissing := p.validate(); len(errs) > 0 {
-		created := p.ro.CreationTimestamp.Time
-		if onlyMissing && p.now.Time.Before(created.Add(serviceGrace)) {
-			// `kubectl apply -f` of a file with the Rollout before its Services (or its
-			// workloadRef) creates them a moment apart; only an object still missing
-			// after that is an error.
-			p.requeueAt(created.Add(serviceGrace))
-			return
-		}
-		p.invalid(errs)
+	errs, onlyMissing := p.validate()
+	if len(errs) > 0 {
+		o.invalid = errs
+		o.graceEnd = p.ro.CreationTimestamp.Time.Add(serviceGrace)
+		o.referencesPending = onlyMissing && p.now.Time.Before(o.graceEnd)
 		return
 	}
 	p.clearCondition(v1alpha1.InvalidSpec)
@@ -147,18 +159,14 @@ func (p *planner) run() {
 		p.add(normalEvent(v1alpha1.EventReasonRolloutUpdated, "Rollout updated to revision %d", p.newRev))
 	}
 
-	switch {
-	case p.ro.Spec.Strategy.BlueGreen != nil:
-		p.blueGreen()
-	default:
-		p.canary()
+	switch s := p.ro.Spec.Strategy; {
+	case s.BlueGreen != nil:
+		p.observeBlueGreen(s.BlueGreen)
+	case s.Canary != nil:
+		p.observeCanary(s.Canary)
 	}
-	p.restart()
-	p.collectGarbage()
-	p.finishAnalysis()
-	p.finishStatus()
-	p.scaleDownWorkload()
-	p.actions = append(p.actions, p.tail...)
+	o.manuallyPaused = p.ro.Spec.Paused
+	o.stableHash, o.currentHash, o.aborted = p.st.StableRS, p.st.CurrentPodHash, p.st.Abort
 }
 
 // serviceGrace is how long after its creation a Rollout may wait for its Services.
