@@ -184,15 +184,6 @@ func (p *planner) canaryLimits() (surge, unavailable int32) {
 	return surgeAndUnavailable(p.ro.GetReplicas(), c.MaxSurgeOrDefault(), c.MaxUnavailableOrDefault())
 }
 
-// maxUnavailable is canary.maxUnavailable resolved against spec.replicas (rounded down).
-func (p *planner) maxUnavailable() int32 {
-	if p.ro.Spec.Strategy.Canary == nil {
-		return 0
-	}
-	_, u := p.canaryLimits()
-	return u
-}
-
 // applyCounts sizes the new ReplicaSet (desiredNew), the stable one (desiredStable; nil
 // when the new one is the stable one) and drains every other, one safe step at a time.
 // Scale-ups come first, then the Services (so traffic leaves a version before its pods
@@ -444,15 +435,4 @@ func stepString(s *v1alpha1.CanaryStep) string {
 		return "plugin: " + s.Plugin.Name
 	}
 	return "invalid"
-}
-
-// stepsProgressed reports whether a canary moved to another step or promoted: for the
-// progress deadline that is progress just as a change of replica counts is.
-func (p *planner) stepsProgressed() bool {
-	if p.ro.Spec.Strategy.Canary == nil {
-		return false
-	}
-	a, b := p.old.CurrentStepIndex, p.st.CurrentStepIndex
-	sameStep := a == nil && b == nil || a != nil && b != nil && *a == *b
-	return !sameStep || p.old.StableRS != p.st.StableRS
 }

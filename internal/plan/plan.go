@@ -12,6 +12,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
+	"github.com/tern-rollouts/tern/internal/phase"
 	"github.com/tern-rollouts/tern/internal/snapshot"
 	"github.com/tern-rollouts/tern/internal/validation"
 )
@@ -226,8 +227,8 @@ func (p *planner) invalid(errs field.ErrorList) {
 	if p.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, v1alpha1.InvalidSpecReason, msg) {
 		p.add(warningEvent(v1alpha1.EventReasonInvalidSpec, "%s", msg))
 	}
-	p.finishCounts()
-	p.setPhase()
+	countReplicas(&p.st, p.ro, p.all, p.newRS, p.created, p.selects.active)
+	p.st.Phase, p.st.Message = phase.Of(p.ro, &p.st)
 }
 
 // findNewRS finds the ReplicaSet of the current template, or plans its creation.

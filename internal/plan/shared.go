@@ -115,3 +115,14 @@ func (p *planner) scalingEvent() bool {
 	}
 	return false
 }
+
+// maxUnavailable is canary.maxUnavailable resolved against spec.replicas (rounded down);
+// 0 for a blue-green.
+func maxUnavailable(ro *v1alpha1.Rollout) int32 {
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return 0
+	}
+	_, u := surgeAndUnavailable(ro.GetReplicas(), c.MaxSurgeOrDefault(), c.MaxUnavailableOrDefault())
+	return u
+}
