@@ -64,10 +64,58 @@ func (p *planner) blueGreenAborted() {
 }
 
 // blueGreenUpdate brings the new version up behind the preview Service, switches the
-// active Service to it once promotion is due, and makes it stable.
+// active Service to it once promotion is due, and makes it stable. Each step below
+// either lets the next follow, holds the update where it is, or aborts it.
 func (p *planner) blueGreenUpdate() {
-	bg, replicas, cur := p.ro.Spec.Strategy.BlueGreen, p.ro.GetReplicas(), p.st.CurrentPodHash
-	stable := p.byHash(p.st.StableRS)
+	u := p.beginBlueGreenUpdate()
+	p.bgScalePreview(&u)
+	next := bgGoOn
+	if p.selects.active != u.cur {
+		if next = p.bgPrePromotionGate(&u); next == bgGoOn {
+			next = p.bgSwitchActive(&u)
+		}
+	}
+	if next == bgGoOn {
+		next = p.bgPostPromotion(&u)
+	}
+	switch next {
+	case bgAbortNow:
+		p.bgAbort(u.bg, u.stable)
+	case bgHold:
+		p.bgScaleDownOld(u.bg)
+	default:
+		p.bgPromote(&u)
+	}
+}
+
+// bgUpdate is what the steps of one blue-green update decision share.
+type bgUpdate struct {
+	bg       *v1alpha1.BlueGreenStrategy
+	replicas int32
+	// cur is the hash of the new version; stable the ReplicaSet of the stable one.
+	cur    string
+	stable *appsv1.ReplicaSet
+	// fastTrack: a rollback to a version still inside its scale-down delay is fully up
+	// already, and goes straight back to active (no pause, no analysis).
+	fastTrack bool
+	// previewSize is the size of the new version until its promotion is due.
+	previewSize int32
+}
+
+// bgStep is how a step of a blue-green update ends.
+type bgStep int
+
+const (
+	bgGoOn     bgStep = iota // the next step follows
+	bgHold                   // the update waits here; old versions go as they are due to
+	bgAbortNow               // the step aborted the update
+)
+
+// beginBlueGreenUpdate clears what an earlier attempt left (a retry after an abort, or
+// a new update) and decides how the new version runs.
+func (p *planner) beginBlueGreenUpdate() bgUpdate {
+	bg, replicas := p.ro.Spec.Strategy.BlueGreen, p.ro.GetReplicas()
+	u := bgUpdate{bg: bg, replicas: replicas, cur: p.st.CurrentPodHash, stable: p.byHash(p.st.StableRS)}
 	if p.st.AbortedAt != nil {
 		p.st.AbortedAt = nil
 		p.retried = true
@@ -78,88 +126,98 @@ func (p *planner) blueGreenUpdate() {
 		p.st.PauseConditions = nil
 		p.st.BlueGreen.ScaleUpPreviewCheckPoint = false
 	}
-
-	// A rollback to a version still inside its scale-down delay is fully up already:
-	// it goes straight back to active.
-	fastTrack := false
 	if p.newRS != nil {
 		if deadline, ok := scaleDownDeadline(p.newRS); ok && p.now.Time.Before(deadline) && saturated(p.newRS, replicas) {
-			fastTrack = true
+			u.fastTrack = true
 		}
 	}
-	desiredNew := replicas
-	if bg.PreviewReplicaCount != nil && !p.st.BlueGreen.ScaleUpPreviewCheckPoint && !p.st.PromoteFull && !fastTrack {
-		desiredNew = *bg.PreviewReplicaCount
+	u.previewSize = replicas
+	if bg.PreviewReplicaCount != nil && !p.st.BlueGreen.ScaleUpPreviewCheckPoint && !p.st.PromoteFull && !u.fastTrack {
+		u.previewSize = *bg.PreviewReplicaCount
 	}
-	p.ensureNewRS(desiredNew, bg.PreviewMetadata)
-	if stable != nil && p.selects.active == stable.Labels[hashKey] {
-		p.keepUp(stable, replicas)
-		p.syncMetadata(stable, bg.ActiveMetadata)
+	return u
+}
+
+// bgScalePreview sizes the new version, keeps the stable one up while it is active,
+// and points the preview Service at the new version once it has an available pod.
+func (p *planner) bgScalePreview(u *bgUpdate) {
+	p.ensureNewRS(u.previewSize, u.bg.PreviewMetadata)
+	if u.stable != nil && p.selects.active == u.stable.Labels[hashKey] {
+		p.keepUp(u.stable, u.replicas)
+		p.syncMetadata(u.stable, u.bg.ActiveMetadata)
 	}
 	if !p.created && available(p.newRS) > 0 {
-		p.switchPreview(bg, cur)
+		p.switchPreview(u.bg, u.cur)
 	}
+}
 
-	if p.selects.active != cur {
-		if p.created || !saturated(p.newRS, desiredNew) {
-			p.bgScaleDownOld(bg)
-			return
-		}
-		pauseDone := p.bgPauseDone(bg, fastTrack)
-		preDone := p.bluePrePromotion(bg, fastTrack)
-		if p.st.Abort {
-			p.bgAbort(bg, stable)
-			return
-		}
-		if !pauseDone || !preDone {
-			p.bgScaleDownOld(bg)
-			return
-		}
-		if desiredNew != replicas {
-			// The preview ran at a reduced size; bring it to full size before the switch.
-			p.st.BlueGreen.ScaleUpPreviewCheckPoint = true
-			p.scale(p.newRS, replicas)
-			p.bgScaleDownOld(bg)
-			return
-		}
-		if !p.canSelect(p.selects.active, cur) {
-			p.bgScaleDownOld(bg)
-			return
-		}
-		// The old version's deadline is written before the switch, so that a crash in
-		// between cannot leave it unmarked and scaled down at once.
-		if old := p.byHash(p.selects.active); old != nil && old != p.newRS && (old != stable || !p.postPromotionDue(bg, fastTrack)) {
-			p.delayScaleDown(old, bg.ScaleDownDelaySecondsOrDefault())
-		}
-		p.switchActive(bg, cur)
+// bgPrePromotionGate holds the update until the preview is fully up, the pause before
+// promotion is over and the pre-promotion analysis succeeded; then it brings a preview
+// run at a reduced size to full size before the switch.
+func (p *planner) bgPrePromotionGate(u *bgUpdate) bgStep {
+	if p.created || !saturated(p.newRS, u.previewSize) {
+		return bgHold
 	}
+	pauseDone := p.bgPauseDone(u.bg, u.fastTrack)
+	preDone := p.bluePrePromotion(u.bg, u.fastTrack)
+	if p.st.Abort {
+		return bgAbortNow
+	}
+	if !pauseDone || !preDone {
+		return bgHold
+	}
+	if u.previewSize != u.replicas {
+		p.st.BlueGreen.ScaleUpPreviewCheckPoint = true
+		p.scale(p.newRS, u.replicas)
+		return bgHold
+	}
+	return bgGoOn
+}
 
-	if p.postPromotionDue(bg, fastTrack) {
-		if !p.bluePostPromotion(bg, fastTrack) {
-			if p.st.Abort {
-				p.bgAbort(bg, stable)
-				return
-			}
-			// The stable version stays up to be switched back to should the analysis fail.
-			if stable != nil {
-				p.keepUp(stable, replicas)
-				p.holdStable = true
-			}
-			p.bgScaleDownOld(bg)
-			return
-		}
+// bgSwitchActive points the active Service at the new version, once it may select it.
+// The old version's deadline is written before the switch, so that a crash in between
+// cannot leave it unmarked and scaled down at once.
+func (p *planner) bgSwitchActive(u *bgUpdate) bgStep {
+	if !p.canSelect(p.selects.active, u.cur) {
+		return bgHold
 	}
+	if old := p.byHash(p.selects.active); old != nil && old != p.newRS && (old != u.stable || !p.postPromotionDue(u.bg, u.fastTrack)) {
+		p.delayScaleDown(old, u.bg.ScaleDownDelaySecondsOrDefault())
+	}
+	p.switchActive(u.bg, u.cur)
+	return bgGoOn
+}
+
+// bgPostPromotion holds the new version, active now, until its post-promotion analysis
+// succeeded; the stable version stays up to be switched back to should it fail.
+func (p *planner) bgPostPromotion(u *bgUpdate) bgStep {
+	if !p.postPromotionDue(u.bg, u.fastTrack) || p.bluePostPromotion(u.bg, u.fastTrack) {
+		return bgGoOn
+	}
+	if p.st.Abort {
+		return bgAbortNow
+	}
+	if u.stable != nil {
+		p.keepUp(u.stable, u.replicas)
+		p.holdStable = true
+	}
+	return bgHold
+}
+
+// bgPromote makes the new version stable: the old stable one starts its scale-down
+// delay if the post-promotion analysis kept it up, and the preview follows.
+func (p *planner) bgPromote(u *bgUpdate) {
+	bg, stable := u.bg, u.stable
 	if bg.PostPromotionAnalysis != nil && stable != nil && stable != p.newRS && !p.delayed[stable.Name] && p.replicasOf(stable) > 0 {
 		if _, ok := scaleDownDeadline(stable); !ok {
-			// Kept up through the post-promotion analysis: its scale-down delay starts now.
 			p.delayScaleDown(stable, bg.ScaleDownDelaySecondsOrDefault())
 		}
 	}
-	p.st.StableRS = cur
+	p.st.StableRS = u.cur
 	switch {
 	case p.old.PromoteFull:
 		p.completionReason = "Full promotion requested"
-	case fastTrack:
+	case u.fastTrack:
 		p.completionReason = "Fast rollback"
 	default:
 		p.completionReason = "Completed blue-green update"
@@ -168,7 +226,7 @@ func (p *planner) blueGreenUpdate() {
 	p.st.BlueGreen.ScaleUpPreviewCheckPoint = false
 	p.clearPause()
 	p.syncMetadata(p.newRS, bg.ActiveMetadata)
-	p.switchPreview(bg, cur)
+	p.switchPreview(bg, u.cur)
 	p.bgScaleDownOld(bg)
 }
 
