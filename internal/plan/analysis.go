@@ -39,15 +39,12 @@ func (k runKind) label() string {
 	}[k]
 }
 
-// analysisState is the working state of the analysis part of one decision.
-type analysisState struct {
-	// touched records the kinds whose run this decision followed or started.
-	touched [numKinds]bool
+// runsFollowed is what one decision did with the analysis runs.
+type runsFollowed struct {
+	// followed records the kinds whose run this decision followed or started.
+	followed [numKinds]bool
 	// resumeUsed is true when a user's resume started a run again.
 	resumeUsed bool
-	// holdStable keeps the stable ReplicaSet of a blue-green up while the
-	// post-promotion analysis judges the new version: it is what an abort switches back to.
-	holdStable bool
 }
 
 // record is where the status keeps the run of a kind.
@@ -135,7 +132,7 @@ const (
 // rollout after an inconclusive one); Failed and Error abort the rollout; Inconclusive
 // pauses it until a user decides.
 func (p *planner) followRun(k runKind, a *v1alpha1.RolloutAnalysis, step int) runOutcome {
-	p.an.touched[k] = true
+	p.runs.followed[k] = true
 	base := p.runName(k, step)
 	ar, name := p.currentRun(k, base)
 	if ar == nil {
@@ -230,7 +227,7 @@ func (p *planner) startRun(k runKind, a *v1alpha1.RolloutAnalysis, step int, nam
 	p.add(CreateAnalysisRun{Run: run})
 	*record(&p.st, k) = &v1alpha1.RolloutAnalysisRunStatus{Name: name}
 	if p.st.ControllerPause && len(p.st.PauseConditions) == 0 {
-		p.an.resumeUsed = true
+		p.runs.resumeUsed = true
 	}
 }
 
@@ -355,74 +352,11 @@ func (p *planner) runEvent(k runKind, prev *v1alpha1.RolloutAnalysisRunStatus, a
 	p.add(ev)
 }
 
-// canaryBackground follows the background analysis of a canary update: started once the
-// update reaches startingStep, it runs across the steps until the update is promoted.
-func (p *planner) canaryBackground(c *v1alpha1.CanaryStrategy) {
-	bg := c.Analysis
-	if bg == nil || p.newRS == nil || p.created {
-		return
-	}
-	start := 0
-	if bg.StartingStep != nil {
-		start = int(*bg.StartingStep)
-	}
-	i := p.stepIndex()
-	if i < start {
-		return
-	}
-	rec := *record(&p.st, kindBackground)
-	if len(c.Steps) > 0 && i >= len(c.Steps) && (rec == nil || !runOf(rec.Name, p.runName(kindBackground, 0))) {
-		// The steps are done: the update is promoted now, with nothing left to judge.
-		return
-	}
-	p.followRun(kindBackground, &bg.RolloutAnalysis, 0)
-}
-
-// heldByBackground reports whether an inconclusive background run paused the update: it
-// stays at its step until a user decides.
-func (p *planner) heldByBackground() bool {
-	rec := p.st.Canary.CurrentBackgroundAnalysisRunStatus
-	return rec != nil && rec.Status == v1alpha1.AnalysisPhaseInconclusive &&
-		findPause(p.st.PauseConditions, v1alpha1.PauseReasonInconclusiveAnalysis) != nil
-}
-
-// bluePrePromotion follows the pre-promotion analysis of a blue-green update, once the
-// new version is up behind the preview Service; it reports whether the active Service
-// may switch as far as the analysis is concerned.
-func (p *planner) bluePrePromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	if bg.PrePromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
-		return true
-	}
-	switch p.followRun(kindPre, bg.PrePromotionAnalysis, 0) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
-	return false
-}
-
-// bluePostPromotion follows the post-promotion analysis of a blue-green update, once the
-// active Service selects the new version; it reports whether the new version may become
-// stable.
-func (p *planner) bluePostPromotion(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	if bg.PostPromotionAnalysis == nil || fastTrack || p.st.PromoteFull {
-		return true
-	}
-	switch p.followRun(kindPost, bg.PostPromotionAnalysis, 0) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
-	return false
-}
-
 // finishAnalysis ends what no longer applies once the strategy decided: it forgets runs
 // of other versions, steps or attempts, stops every run the rollout no longer follows
 // (all of them once aborted), and deletes old runs beyond the history limits.
 func (p *planner) finishAnalysis() {
-	if p.an.resumeUsed && len(p.st.PauseConditions) == 0 && p.ro.Spec.Strategy.Canary != nil {
+	if p.runs.resumeUsed && len(p.st.PauseConditions) == 0 && p.ro.Spec.Strategy.Canary != nil {
 		// The resume is used up (the canary's steps had their say first): a later pause
 		// step must pause. A blue-green keeps the flag, which also says its promotion
 		// pause is over.
@@ -440,7 +374,7 @@ func (p *planner) finishAnalysis() {
 		}
 		stale := !runOf((*rec).Name, p.runName(k, step)) || !p.configured(k)
 		done := p.st.StableRS != "" && p.st.StableRS == p.st.CurrentPodHash
-		if stale || done || p.st.PromoteFull || p.retried && !p.an.touched[k] {
+		if stale || done || p.st.PromoteFull || p.retried && !p.runs.followed[k] {
 			*rec = nil
 		}
 	}
@@ -514,12 +448,6 @@ func (p *planner) collectRuns(current map[string]bool) map[string]bool {
 		}
 	}
 	return deleted
-}
-
-// postPromotionDue reports whether a blue-green update still has its post-promotion
-// analysis ahead: configured, not skipped, and the new version not stable yet.
-func (p *planner) postPromotionDue(bg *v1alpha1.BlueGreenStrategy, fastTrack bool) bool {
-	return bg.PostPromotionAnalysis != nil && !fastTrack && !p.st.PromoteFull && p.st.StableRS != p.st.CurrentPodHash
 }
 
 // configured reports whether the spec still asks for the analysis of a kind (for a step,

@@ -12,47 +12,43 @@ import (
 	"github.com/tern-rollouts/tern/internal/validation"
 )
 
-// canaryState is the working state of one canary decision.
-type canaryState struct {
-	// canarySvc and stableSvc are the hashes the canary and stable Services select once
-	// the actions ran ("" when they select no version yet).
-	canarySvc, stableSvc string
-	// indefinite is true while the rollout waits at a step that has no end of its own
-	// (an analysis or experiment still running): the progress deadline does not run.
-	indefinite bool
+// The canary strategy runs a basic canary: the new version takes a share of the pods
+// that follows the setWeight steps (there is no traffic router, so pods are the
+// weight), pausing and waiting for analysis where the steps say, and becomes stable
+// once every step is done. classify.go picks which of the handlers below acts.
+
+// observeCanary reads what the canary and stable Services select now, and lines the
+// steps up with the template (syncSteps).
+func (p *planner) observeCanary(c *v1alpha1.CanaryStrategy) {
+	p.selects.canary = p.serviceHash(c.CanaryService)
+	p.selects.stable = p.serviceHash(c.StableService)
+	p.syncSteps(c)
 }
 
-// canary runs a basic canary: the new version takes a share of the pods that follows
-// the setWeight steps (there is no traffic router, so pods are the weight), pausing and
-// waiting for analysis where the steps say, and becomes stable once every step is done.
-func (p *planner) canary() {
-	c := p.ro.Spec.Strategy.Canary
-	if c == nil {
-		return
+// canaryPaused: a manual pause freezes every workload object where it is, but for
+// their size.
+func (p *planner) canaryPaused() {
+	p.canaryPausedScale(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryInitialDeploy: no steps, no analysis; the first version is stable at once.
+func (p *planner) canaryInitialDeploy() {
+	p.st.StableRS = p.st.CurrentPodHash
+	p.completionReason = "Initial deploy"
+	p.canaryAtStable(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryBackAtStable: steady state, or a return to the stable template mid-update.
+func (p *planner) canaryBackAtStable() {
+	if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
+		p.completionReason = "Fast rollback"
 	}
-	p.cn.canarySvc = p.serviceHash(c.CanaryService)
-	p.cn.stableSvc = p.serviceHash(c.StableService)
-	p.syncSteps(c)
-	if p.ro.Spec.Paused {
-		// A manual pause freezes every workload object where it is, but for their size.
-		p.canaryPausedScale(c)
-		return
-	}
-	cur := p.st.CurrentPodHash
-	switch {
-	case p.st.StableRS == "":
-		// Initial deploy: no steps, no analysis; the first version is stable at once.
-		p.st.StableRS = cur
-		p.completionReason = "Initial deploy"
-		p.canaryAtStable(c)
-	case cur == p.st.StableRS:
-		if findCondition(p.old.Conditions, v1alpha1.RolloutCompleted) != nil {
-			p.completionReason = "Fast rollback"
-		}
-		p.canaryAtStable(c)
-	default:
-		p.canaryUpdate(c)
-	}
+	p.canaryAtStable(p.ro.Spec.Strategy.Canary)
+}
+
+// canaryAborted sends everything back to the stable version (canaryAbort).
+func (p *planner) canaryAborted() {
+	p.canaryAbort(p.ro.Spec.Strategy.Canary, p.byHash(p.st.StableRS))
 }
 
 // syncSteps records the steps hash and starts the steps over when an update begins or
@@ -93,14 +89,10 @@ func (p *planner) canaryAtStable(c *v1alpha1.CanaryStrategy) {
 	p.applyCounts(c, p.ro.GetReplicas(), nil, 0, c.StableMetadata, cur, cur)
 }
 
-// canaryUpdate moves an update along its steps, or aborts it.
-func (p *planner) canaryUpdate(c *v1alpha1.CanaryStrategy) {
-	replicas := p.ro.GetReplicas()
+// canaryUpdate moves an update along its steps, or aborts it when its analysis fails.
+func (p *planner) canaryUpdate() {
+	c, replicas := p.ro.Spec.Strategy.Canary, p.ro.GetReplicas()
 	stable := p.byHash(p.st.StableRS)
-	if p.st.Abort {
-		p.canaryAbort(c, stable)
-		return
-	}
 	if p.st.AbortedAt != nil {
 		// Retry: the abort reset the steps, so the update starts over.
 		p.st.AbortedAt = nil
@@ -192,15 +184,6 @@ func (p *planner) canaryLimits() (surge, unavailable int32) {
 	return surgeAndUnavailable(p.ro.GetReplicas(), c.MaxSurgeOrDefault(), c.MaxUnavailableOrDefault())
 }
 
-// maxUnavailable is canary.maxUnavailable resolved against spec.replicas (rounded down).
-func (p *planner) maxUnavailable() int32 {
-	if p.ro.Spec.Strategy.Canary == nil {
-		return 0
-	}
-	_, u := p.canaryLimits()
-	return u
-}
-
 // applyCounts sizes the new ReplicaSet (desiredNew), the stable one (desiredStable; nil
 // when the new one is the stable one) and drains every other, one safe step at a time.
 // Scale-ups come first, then the Services (so traffic leaves a version before its pods
@@ -245,8 +228,8 @@ func (p *planner) applyCounts(c *v1alpha1.CanaryStrategy, desiredNew int32, stab
 		// new version first, so that it never selects a version without pods.
 		stableTarget = canaryTarget
 	}
-	p.switchService(traffic.RoleStable, c.StableService, &p.cn.stableSvc, stableTarget)
-	p.switchService(traffic.RoleCanary, c.CanaryService, &p.cn.canarySvc, canaryTarget)
+	p.switchService(traffic.RoleStable, c.StableService, &p.selects.stable, stableTarget)
+	p.switchService(traffic.RoleCanary, c.CanaryService, &p.selects.canary, canaryTarget)
 
 	for i, rs := range olds {
 		if next := p.keepServed(rs, nextOlds[i]); next != oldCounts[i].current {
@@ -272,7 +255,7 @@ func (p *planner) keepServed(rs *appsv1.ReplicaSet, next int32) int32 {
 		return next
 	}
 	h := rs.Labels[hashKey]
-	if h != "" && (h == p.cn.stableSvc || h == p.cn.canarySvc) {
+	if h != "" && (h == p.selects.stable || h == p.selects.canary) {
 		return 1
 	}
 	return next
@@ -280,37 +263,6 @@ func (p *planner) keepServed(rs *appsv1.ReplicaSet, next int32) int32 {
 
 func countOf(rs *appsv1.ReplicaSet, desired int32) rsCount {
 	return rsCount{current: specReplicas(rs), available: available(rs), desired: desired}
-}
-
-// serviceHash is the pod-template-hash a Service selects now.
-func (p *planner) serviceHash(name string) string {
-	return p.s.Traffic.Hash(name)
-}
-
-// switchService points a Service at target once that version has an available pod. A
-// Service that selects no version yet serves every pod of the app, so it is only taken
-// over once the target is fully available, never shrinking what it serves.
-func (p *planner) switchService(role traffic.Role, name string, cur *string, target string) {
-	if name == "" || *cur == target || !p.canSelect(*cur, target) {
-		return
-	}
-	p.add(SetTraffic{Desired: traffic.Desired{Services: []traffic.Selection{{Service: name, Role: role, Hash: target}}}})
-	p.add(normalEvent(v1alpha1.EventReasonSwitchService, "Switched selector for service '%s' from '%s' to '%s'", name, *cur, target))
-	*cur = target
-}
-
-// canSelect reports whether a Service selecting cur may be pointed at target: only at a
-// version with available pods, and, for a Service not yet managed, only once it is fully
-// available (design invariant 1).
-func (p *planner) canSelect(cur, target string) bool {
-	if target == "" {
-		return false
-	}
-	rs := p.byHash(target)
-	if rs == nil || p.created && rs == p.newRS || available(rs) == 0 {
-		return false
-	}
-	return cur != "" || available(rs) >= specReplicas(rs)
 }
 
 // rollbackWithinWindow reports whether the update goes back to a version that was
@@ -336,13 +288,6 @@ func (p *planner) rollbackWithinWindow(stable *appsv1.ReplicaSet) bool {
 		}
 	}
 	return between < w.Revisions
-}
-
-func (p *planner) stepIndex() int {
-	if p.st.CurrentStepIndex == nil {
-		return 0
-	}
-	return int(*p.st.CurrentStepIndex)
 }
 
 // indexPtr is the currentStepIndex to record: none for a canary without steps.
@@ -391,7 +336,7 @@ func (p *planner) stepDone(c *v1alpha1.CanaryStrategy, i int, step *v1alpha1.Can
 		return p.stepAnalysisDone(i)
 	case step.Experiment != nil, step.Plugin != nil:
 		// Run by engines of their own; until one reports success the step waits.
-		p.cn.indefinite = true
+		p.openEndedWait = true
 		if p.old.CurrentStepIndex == nil || int(*p.old.CurrentStepIndex) != i || p.old.CurrentPodHash != p.st.CurrentPodHash {
 			// Nothing here runs them yet: say so once, on arrival, rather than wait unexplained.
 			p.add(warningEvent(v1alpha1.EventReasonStepNotRun, "Rollout step %d/%d (%s) waits: this controller does not run %s steps yet; promote skips it",
@@ -458,18 +403,6 @@ func (p *planner) pauseDone(pause *v1alpha1.RolloutPause) bool {
 	return false
 }
 
-// stepAnalysisDone follows the AnalysisRun of an analysis step (analysis.go): success
-// completes the step, failure or error aborts, inconclusive pauses until a user decides.
-func (p *planner) stepAnalysisDone(i int) bool {
-	switch p.followRun(kindStep, p.ro.Spec.Strategy.Canary.Steps[i].Analysis, i) {
-	case runSucceeded:
-		return true
-	case runWaiting:
-		p.cn.indefinite = true
-	}
-	return false
-}
-
 // stepKind is the kind of an experiment or plugin step, for messages.
 func stepKind(s *v1alpha1.CanaryStep) string {
 	if s.Experiment != nil {
@@ -502,15 +435,4 @@ func stepString(s *v1alpha1.CanaryStep) string {
 		return "plugin: " + s.Plugin.Name
 	}
 	return "invalid"
-}
-
-// stepsProgressed reports whether a canary moved to another step or promoted: for the
-// progress deadline that is progress just as a change of replica counts is.
-func (p *planner) stepsProgressed() bool {
-	if p.ro.Spec.Strategy.Canary == nil {
-		return false
-	}
-	a, b := p.old.CurrentStepIndex, p.st.CurrentStepIndex
-	sameStep := a == nil && b == nil || a != nil && b != nil && *a == *b
-	return !sameStep || p.old.StableRS != p.st.StableRS
 }

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"strconv"
-
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 )
 
@@ -29,16 +27,4 @@ func (p *planner) canaryPausedScale(c *v1alpha1.CanaryStrategy) {
 		dn, ds := canaryCounts(replicas, p.canaryWeight(c), surge)
 		p.applyCounts(c, dn, stable, ds, c.CanaryMetadata, "", "")
 	}
-}
-
-// scalingEvent reports whether spec.replicas changed since the ReplicaSets were last
-// sized: their desired-replicas record says what it was then.
-func (p *planner) scalingEvent() bool {
-	want := strconv.Itoa(int(p.ro.GetReplicas()))
-	for _, rs := range p.all {
-		if specReplicas(rs) > 0 && rs.Annotations[v1alpha1.DesiredReplicasAnnotation] != want {
-			return true
-		}
-	}
-	return false
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/hash"
+	"github.com/tern-rollouts/tern/internal/phase"
 	"github.com/tern-rollouts/tern/internal/snapshot"
 	"github.com/tern-rollouts/tern/internal/validation"
 )
@@ -55,9 +56,8 @@ type planner struct {
 	completionReason string
 	// notCompletedSent is true once the RolloutNotCompleted event has been placed.
 	notCompletedSent bool
-	// activeHash and previewHash are what the blue-green Services select once the
-	// actions ran.
-	activeHash, previewHash string
+	// selects is what each Service of the strategy selects once the actions ran.
+	selects serviceHashes
 	// delayed holds the ReplicaSets this decision gives a scale-down deadline.
 	delayed map[string]bool
 	// retried is true when this decision clears an earlier abort.
@@ -69,10 +69,21 @@ type planner struct {
 	// resumeAt is where in the actions a RolloutResumed event goes: first (0) unless
 	// the strategy records the step whose completion resumed the rollout.
 	resumeAt int
-	// cn is the working state of the canary strategy.
-	cn canaryState
-	// an is the working state of the analysis (analysis.go).
-	an analysisState
+	// openEndedWait is true while the rollout waits on something with no end of its own
+	// (an analysis or experiment still running): the progress deadline does not run.
+	openEndedWait bool
+	// holdStable keeps the stable ReplicaSet of a blue-green up while the
+	// post-promotion analysis judges the new version: it is what an abort switches back to.
+	holdStable bool
+	// runs is what this decision did with the analysis runs (analysis.go).
+	runs runsFollowed
+}
+
+// serviceHashes are the pod-template hashes the strategy's Services select, by role
+// ("" for a Service that selects no version yet, or that the strategy does not name).
+type serviceHashes struct {
+	active, preview string // blue-green
+	canary, stable  string // canary
 }
 
 func newPlanner(s *snapshot.Snapshot) *planner {
@@ -102,8 +113,25 @@ func (p *planner) requeueAt(t time.Time) {
 }
 
 func (p *planner) run() {
+	var o observation
+	p.observe(&o)
+	if !p.act(classify(&o), &o) {
+		return
+	}
+	p.restart()
+	p.collectGarbage()
+	p.finishAnalysis()
+	p.finishStatus()
+	p.scaleDownWorkload()
+	p.actions = append(p.actions, p.tail...)
+}
+
+// observe reads the snapshot into o, once: it stops at a deletion or a wrong spec;
+// otherwise it finds the new ReplicaSet and its revision and lines the strategy's
+// record of where it is (Services, steps) up with the template.
+func (p *planner) observe(o *observation) {
 	if p.ro.DeletionTimestamp != nil {
-		// Owned objects go with the Rollout through garbage collection.
+		o.deleting = true
 		return
 	}
 	p.st.ObservedGeneration = strconv.FormatInt(p.ro.Generation, 10)
@@ -113,16 +141,11 @@ func (p *planner) run() {
 		p.all = append(p.all, rs)
 	}
 
-	if errs, onlyMissing := p.validate(); len(errs) > 0 {
-		created := p.ro.CreationTimestamp.Time
-		if onlyMissing && p.now.Time.Before(created.Add(serviceGrace)) {
-			// `kubectl apply -f` of a file with the Rollout before its Services (or its
-			// workloadRef) creates them a moment apart; only an object still missing
-			// after that is an error.
-			p.requeueAt(created.Add(serviceGrace))
-			return
-		}
-		p.invalid(errs)
+	errs, onlyMissing := p.validate()
+	if len(errs) > 0 {
+		o.invalid = errs
+		o.graceEnd = p.ro.CreationTimestamp.Time.Add(serviceGrace)
+		o.referencesPending = onlyMissing && p.now.Time.Before(o.graceEnd)
 		return
 	}
 	p.clearCondition(v1alpha1.InvalidSpec)
@@ -137,18 +160,14 @@ func (p *planner) run() {
 		p.add(normalEvent(v1alpha1.EventReasonRolloutUpdated, "Rollout updated to revision %d", p.newRev))
 	}
 
-	switch {
-	case p.ro.Spec.Strategy.BlueGreen != nil:
-		p.blueGreen()
-	default:
-		p.canary()
+	switch s := p.ro.Spec.Strategy; {
+	case s.BlueGreen != nil:
+		p.observeBlueGreen(s.BlueGreen)
+	case s.Canary != nil:
+		p.observeCanary(s.Canary)
 	}
-	p.restart()
-	p.collectGarbage()
-	p.finishAnalysis()
-	p.finishStatus()
-	p.scaleDownWorkload()
-	p.actions = append(p.actions, p.tail...)
+	o.manuallyPaused = p.ro.Spec.Paused
+	o.stableHash, o.currentHash, o.aborted = p.st.StableRS, p.st.CurrentPodHash, p.st.Abort
 }
 
 // serviceGrace is how long after its creation a Rollout may wait for its Services.
@@ -208,8 +227,8 @@ func (p *planner) invalid(errs field.ErrorList) {
 	if p.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, v1alpha1.InvalidSpecReason, msg) {
 		p.add(warningEvent(v1alpha1.EventReasonInvalidSpec, "%s", msg))
 	}
-	p.finishCounts()
-	p.setPhase()
+	countReplicas(&p.st, p.ro, p.all, p.newRS, p.created, p.selects.active)
+	p.st.Phase, p.st.Message = phase.Of(p.ro, &p.st)
 }
 
 // findNewRS finds the ReplicaSet of the current template, or plans its creation.

@@ -186,11 +186,14 @@ func scaleDownDeadline(rs *appsv1.ReplicaSet) (time.Time, bool) {
 
 func ptrTo[T any](v T) *T { return &v }
 
-func (p *planner) byHash(h string) *appsv1.ReplicaSet {
+func (p *planner) byHash(h string) *appsv1.ReplicaSet { return findByHash(p.all, h) }
+
+// findByHash is the ReplicaSet of a pod-template hash among all.
+func findByHash(all []*appsv1.ReplicaSet, h string) *appsv1.ReplicaSet {
 	if h == "" {
 		return nil
 	}
-	for _, rs := range p.all {
+	for _, rs := range all {
 		if rs.Labels[hashKey] == h {
 			return rs
 		}

@@ -121,7 +121,7 @@ func (p *planner) restartMaxUnavailable() int32 {
 		}
 		return int32(n)
 	}
-	return p.maxUnavailable()
+	return maxUnavailable(p.ro)
 }
 
 // podAvailable reports whether a pod is ready and has been for minReadySeconds; a pod
