@@ -37,7 +37,7 @@ func (k TaskKind) String() string {
 	return fmt.Sprintf("TaskKind(%d)", int(k))
 }
 
-// Task is one provider call the caller must make before Apply.
+// Task is one provider call the caller must make before Fold.
 type Task struct {
 	Kind TaskKind
 	// Metric has its {{args.*}} placeholders resolved, secrets included: never log or
@@ -79,9 +79,10 @@ type Result struct {
 	Trimmed map[string]int
 }
 
-// Plan is what a run needs at one point in time: the measurements to take, resume or
-// terminate. Build it with NewPlan, carry out Tasks, then fold the outcomes in with Apply.
-type Plan struct {
+// Round is what a run needs at one point in time: the measurements to take, resume or
+// terminate. Build it with NewRound, carry out Tasks, then fold the outcomes in with Fold.
+// (It is a round of measuring, not a Rollout decision: that is plan.Plan.)
+type Round struct {
 	Tasks []Task
 
 	run       *v1alpha1.AnalysisRun
@@ -89,15 +90,15 @@ type Plan struct {
 	metrics   []v1alpha1.Metric
 	dryRun    map[string]bool
 	retention map[string]int
-	// invalid is why the run cannot be measured at all; Apply ends it in Error.
+	// invalid is why the run cannot be measured at all; Fold ends it in Error.
 	invalid string
 	done    bool
 }
 
-// NewPlan resolves the run's arguments into its metrics and decides which metrics are due
+// NewRound resolves the run's arguments into its metrics and decides which metrics are due
 // at now. It does not modify run.
-func NewPlan(run *v1alpha1.AnalysisRun, args Args, now time.Time) *Plan {
-	p := &Plan{run: run, args: args}
+func NewRound(run *v1alpha1.AnalysisRun, args Args, now time.Time) *Round {
+	p := &Round{run: run, args: args}
 	if run.Status.Phase.Completed() {
 		p.done = true
 		return p
@@ -123,7 +124,7 @@ func NewPlan(run *v1alpha1.AnalysisRun, args Args, now time.Time) *Plan {
 }
 
 // prepare resolves the metrics and checks what a run needs before it can be measured.
-func (p *Plan) prepare() error {
+func (p *Round) prepare() error {
 	p.metrics = make([]v1alpha1.Metric, 0, len(p.run.Spec.Metrics))
 	for _, m := range p.run.Spec.Metrics {
 		r, err := ResolveMetric(m, p.args.Values)
@@ -272,10 +273,10 @@ func result(s *v1alpha1.AnalysisRunStatus, name string) *v1alpha1.MetricResult {
 	return nil
 }
 
-// Apply folds the outcomes of the plan's tasks into a copy of the run's status, judges every
+// Fold folds the outcomes of the round's tasks into a copy of the run's status, judges every
 // metric and the run, trims old measurements, and says when the run is next due. now is
 // the time the outcomes were collected.
-func (p *Plan) Apply(outcomes []Outcome, now time.Time) Result {
+func (p *Round) Fold(outcomes []Outcome, now time.Time) Result {
 	status := *p.run.Status.DeepCopy()
 	if p.done {
 		return Result{Status: status}
@@ -309,7 +310,7 @@ func (p *Plan) Apply(outcomes []Outcome, now time.Time) Result {
 }
 
 // fold records one provider outcome in the metric's result and updates its counters.
-func (p *Plan) fold(s *v1alpha1.AnalysisRunStatus, o Outcome, now metav1.Time) {
+func (p *Round) fold(s *v1alpha1.AnalysisRunStatus, o Outcome, now metav1.Time) {
 	r := result(s, o.Metric)
 	if r == nil {
 		s.MetricResults = append(s.MetricResults, v1alpha1.MetricResult{
@@ -375,7 +376,7 @@ func tallyMeasurement(r *v1alpha1.MetricResult, phase v1alpha1.AnalysisPhase) {
 	}
 }
 
-func (p *Plan) redactMap(in map[string]string) map[string]string {
+func (p *Round) redactMap(in map[string]string) map[string]string {
 	if len(in) == 0 {
 		return nil
 	}
@@ -388,7 +389,7 @@ func (p *Plan) redactMap(in map[string]string) map[string]string {
 
 // judgeAll sets every metric's phase and the run's phase, message and summaries. It
 // returns whether the run is terminating.
-func (p *Plan) judgeAll(s *v1alpha1.AnalysisRunStatus, res *Result) bool {
+func (p *Round) judgeAll(s *v1alpha1.AnalysisRunStatus, res *Result) bool {
 	verdicts, terminating := p.judgeMetrics(s)
 	t := p.recordVerdicts(s, verdicts, res)
 	s.RunSummary = t.summary
@@ -407,7 +408,7 @@ type verdict struct {
 // says whether the run is terminating. A counted metric that just failed makes it so at
 // once, and the others are judged again as stopping where they are instead of waiting for
 // their next measurement.
-func (p *Plan) judgeMetrics(s *v1alpha1.AnalysisRunStatus) ([]verdict, bool) {
+func (p *Round) judgeMetrics(s *v1alpha1.AnalysisRunStatus) ([]verdict, bool) {
 	terminating := isTerminating(p.run.Spec.Terminate, s, p.dryRun)
 	verdicts := p.judgeEach(s, terminating)
 	if !terminating && p.anyCountedFailing(verdicts) {
@@ -417,7 +418,7 @@ func (p *Plan) judgeMetrics(s *v1alpha1.AnalysisRunStatus) ([]verdict, bool) {
 	return verdicts, terminating
 }
 
-func (p *Plan) judgeEach(s *v1alpha1.AnalysisRunStatus, terminating bool) []verdict {
+func (p *Round) judgeEach(s *v1alpha1.AnalysisRunStatus, terminating bool) []verdict {
 	verdicts := make([]verdict, len(p.metrics))
 	for i := range p.metrics {
 		if r := result(s, p.metrics[i].Name); r != nil {
@@ -427,7 +428,7 @@ func (p *Plan) judgeEach(s *v1alpha1.AnalysisRunStatus, terminating bool) []verd
 	return verdicts
 }
 
-func (p *Plan) anyCountedFailing(verdicts []verdict) bool {
+func (p *Round) anyCountedFailing(verdicts []verdict) bool {
 	for i := range p.metrics {
 		if failing(verdicts[i].phase) && !p.dryRun[p.metrics[i].Name] {
 			return true
@@ -449,7 +450,7 @@ type runTally struct {
 
 // recordVerdicts sets each metric's phase (and its message and event when it changes)
 // and adds the verdicts up for the run.
-func (p *Plan) recordVerdicts(s *v1alpha1.AnalysisRunStatus, verdicts []verdict, res *Result) runTally {
+func (p *Round) recordVerdicts(s *v1alpha1.AnalysisRunStatus, verdicts []verdict, res *Result) runTally {
 	var t runTally
 	if p.run.Spec.Terminate {
 		t.message = "Run Terminated"
@@ -571,7 +572,7 @@ func lastMeasurement(r *v1alpha1.MetricResult) *v1alpha1.Measurement {
 
 // trim keeps the newest measurements of each metric: measurementRetention's limit when
 // positive, else DefaultMeasurementRetention.
-func (p *Plan) trim(s *v1alpha1.AnalysisRunStatus) map[string]int {
+func (p *Round) trim(s *v1alpha1.AnalysisRunStatus) map[string]int {
 	var trimmed map[string]int
 	for i := range s.MetricResults {
 		r := &s.MetricResults[i]
@@ -592,7 +593,7 @@ func (p *Plan) trim(s *v1alpha1.AnalysisRunStatus) map[string]int {
 }
 
 // nextAt is the earliest time a metric of an incomplete run is due, not before now.
-func (p *Plan) nextAt(s *v1alpha1.AnalysisRunStatus, terminating bool, now time.Time) time.Time {
+func (p *Round) nextAt(s *v1alpha1.AnalysisRunStatus, terminating bool, now time.Time) time.Time {
 	var at time.Time
 	started := now
 	if s.StartedAt != nil {

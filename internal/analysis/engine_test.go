@@ -93,12 +93,12 @@ func (a answers) answer(task Task, now time.Time) Outcome {
 // step reconciles once at now and returns the updated run.
 func step(t *testing.T, run *v1alpha1.AnalysisRun, args Args, now time.Time, a answers) (*v1alpha1.AnalysisRun, Result, []Task) {
 	t.Helper()
-	p := NewPlan(run, args, now)
+	p := NewRound(run, args, now)
 	var outs []Outcome
 	for _, task := range p.Tasks {
 		outs = append(outs, a.answer(task, now))
 	}
-	res := p.Apply(outs, now)
+	res := p.Fold(outs, now)
 	out := run.DeepCopy()
 	out.Status = res.Status
 	return out, res, p.Tasks
@@ -388,11 +388,11 @@ func TestTiming(t *testing.T) {
 		t.Errorf("completedAt %v", run.Status.CompletedAt)
 	}
 	// Completed runs are left alone.
-	p := NewPlan(run, Args{}, t0.Add(time.Hour))
+	p := NewRound(run, Args{}, t0.Add(time.Hour))
 	if len(p.Tasks) != 0 {
 		t.Errorf("tasks for a completed run: %v", p.Tasks)
 	}
-	if res := p.Apply(nil, t0.Add(time.Hour)); !reflect.DeepEqual(res.Status, run.Status) || !res.NextAt.IsZero() || len(res.Events) != 0 {
+	if res := p.Fold(nil, t0.Add(time.Hour)); !reflect.DeepEqual(res.Status, run.Status) || !res.NextAt.IsZero() || len(res.Events) != 0 {
 		t.Errorf("completed run changed: %+v", res)
 	}
 }
@@ -656,11 +656,11 @@ func TestInvalidRuns(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run := newRun(metric("m"))
 			tt.run(run)
-			p := NewPlan(run, tt.args, t0)
+			p := NewRound(run, tt.args, t0)
 			if len(p.Tasks) != 0 {
 				t.Errorf("tasks for an invalid run: %v", p.Tasks)
 			}
-			res := p.Apply(nil, t0)
+			res := p.Fold(nil, t0)
 			st := res.Status
 			if st.Phase != E || !strings.Contains(st.Message, tt.message) || st.CompletedAt == nil {
 				t.Errorf("status %+v, want Error containing %q", st, tt.message)
@@ -679,16 +679,17 @@ func TestSecretsRedacted(t *testing.T) {
 	run := newRun(metric("m"))
 	run.Spec.Metrics[0].Provider.Web.URL = "http://x/?token={{args.token}}"
 	args := Args{Values: map[string]string{"token": "s3cr3t"}, Secrets: []string{"s3cr3t"}}
-	p := NewPlan(run, args, t0)
+	p := NewRound(run, args, t0)
 	if len(p.Tasks) != 1 || p.Tasks[0].Metric.Provider.Web.URL != "http://x/?token=s3cr3t" {
 		t.Fatalf("the provider needs the secret: %+v", p.Tasks)
 	}
-	res := p.Apply([]Outcome{{
+	res := p.Fold([]Outcome{{
 		Metric: "m", Kind: Measure,
 		Measurement: v1alpha1.Measurement{Phase: E, Message: `Get "http://x/?token=s3cr3t": refused`, Value: "s3cr3t",
 			Metadata: map[string]string{"url": "http://x/?token=s3cr3t"}},
 		Metadata: map[string]string{"query": "token=s3cr3t"},
 	}}, t0)
+
 	r := result(&res.Status, "m")
 	m := r.Measurements[0]
 	for _, s := range []string{m.Message, m.Value, m.Metadata["url"], r.Metadata["query"]} {
@@ -713,21 +714,21 @@ func TestEvents(t *testing.T) {
 
 func TestProviderWithoutPhase(t *testing.T) {
 	run := newRun(metric("m", errorLimit(0)))
-	p := NewPlan(run, Args{}, t0)
-	res := p.Apply([]Outcome{{Metric: "m", Kind: Measure}}, t0)
+	p := NewRound(run, Args{}, t0)
+	res := p.Fold([]Outcome{{Metric: "m", Kind: Measure}}, t0)
 	if res.Status.Phase != E {
 		t.Fatalf("a measurement without a phase must count as an error: %+v", res.Status)
 	}
 }
 
-func TestArgsInPlan(t *testing.T) {
+func TestArgsInRound(t *testing.T) {
 	run := newRun(metric("m", func(m *v1alpha1.Metric) {
 		m.Count = sos("{{args.n}}")
 		m.Interval = "{{ args.every }}"
 		m.SuccessCondition = "result > {{args.min}}"
 	}))
 	args := Args{Values: map[string]string{"n": "2", "every": "5s", "min": "0.9"}}
-	p := NewPlan(run, args, t0)
+	p := NewRound(run, args, t0)
 	if len(p.Tasks) != 1 {
 		t.Fatalf("tasks %v", p.Tasks)
 	}
@@ -736,7 +737,7 @@ func TestArgsInPlan(t *testing.T) {
 		t.Errorf("resolved metric %+v", m)
 	}
 	if run.Spec.Metrics[0].Interval != "{{ args.every }}" {
-		t.Error("NewPlan modified the run")
+		t.Error("NewRound modified the run")
 	}
 }
 
@@ -777,7 +778,7 @@ func TestRunPhaseIsWorstCompletedMetric(t *testing.T) {
 				}
 				run.Status.MetricResults = append(run.Status.MetricResults, r)
 			}
-			res := NewPlan(run, Args{}, t0).Apply(nil, t0)
+			res := NewRound(run, Args{}, t0).Fold(nil, t0)
 			if res.Status.Phase != tt.want {
 				t.Errorf("phase %s, want %s", res.Status.Phase, tt.want)
 			}

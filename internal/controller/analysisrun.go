@@ -229,14 +229,14 @@ type roundResult struct {
 	aborted bool
 }
 
-// round is one plan → measure → fold: the engine plans on the planning arguments; when a
-// measurement is due, the arguments are resolved (Secrets read) and the plan made again
-// on them, its tasks carried out, and their outcomes folded in.
+// round is one plan → measure → fold: the engine decides what is due on the planning
+// arguments; when a measurement is due, the arguments are resolved (Secrets read) and the
+// round made again on them, its tasks carried out, and their outcomes folded in.
 func (r *AnalysisRunReconciler) round(ctx context.Context, obs *runObservation, run *v1alpha1.AnalysisRun) (roundResult, error) {
 	now := r.Clock.Now()
-	plan := analysis.NewPlan(run, obs.planning, now)
-	if len(plan.Tasks) == 0 {
-		return roundResult{Result: plan.Apply(nil, now)}, nil
+	rnd := analysis.NewRound(run, obs.planning, now)
+	if len(rnd.Tasks) == 0 {
+		return roundResult{Result: rnd.Fold(nil, now)}, nil
 	}
 	if obs.resolved == nil {
 		args, fatal, err := r.resolveArgs(ctx, run)
@@ -248,10 +248,10 @@ func (r *AnalysisRunReconciler) round(ctx context.Context, obs *runObservation, 
 		}
 		obs.resolved = &args
 	}
-	plan = analysis.NewPlan(run, *obs.resolved, now)
-	outcomes := r.exec.Measure(ctx, run, plan.Tasks)
-	res := plan.Apply(outcomes, r.Clock.Now())
-	r.exec.Collect(ctx, run, plan.Tasks, res.Trimmed)
+	rnd = analysis.NewRound(run, *obs.resolved, now)
+	outcomes := r.exec.Measure(ctx, run, rnd.Tasks)
+	res := rnd.Fold(outcomes, r.Clock.Now())
+	r.exec.Collect(ctx, run, rnd.Tasks, res.Trimmed)
 	return roundResult{Result: res}, nil
 }
 
