@@ -24,7 +24,18 @@ func image(tag string) string { return imageRepo + ":" + tag }
 
 // canaryRollout is a canary Rollout with its canary and stable Services.
 func canaryRollout(name string, replicas int, img string, steps []string, extra string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+	return rolloutYAML(name, replicas, img, fmt.Sprintf(`    canary:
+      canaryService: %[1]s-canary
+      stableService: %[1]s-stable
+      steps: [%[2]s]
+%[3]s`, name, strings.Join(steps, ", "), extra), service(name+"-canary", name), service(name+"-stable", name))
+}
+
+// rolloutYAML is the Rollout every scenario runs, replicas pods of img labelled app=name,
+// with strategy (its lines indented under "strategy:") and the Services it names, each
+// document after the Rollout in the same stream.
+func rolloutYAML(name string, replicas int, img, strategy string, services ...string) string {
+	doc := fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata:
   name: %[1]s
@@ -41,16 +52,12 @@ spec:
       - name: app
         image: %[3]q
   strategy:
-    canary:
-      canaryService: %[1]s-canary
-      stableService: %[1]s-stable
-      steps: [%[4]s]
-%[5]s
----
-%[6]s
----
-%[7]s
-`, name, replicas, img, strings.Join(steps, ", "), extra, service(name+"-canary", name), service(name+"-stable", name))
+%[4]s
+`, name, replicas, img, strategy)
+	for _, s := range services {
+		doc += "---\n" + s + "\n"
+	}
+	return doc
 }
 
 // service is headless: test/cluster's API server has a /24 Service range, too small for the

@@ -13,32 +13,10 @@ import (
 )
 
 func blueGreenRollout(name string, replicas int, img string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: %[1]s
-spec:
-  replicas: %[2]d
-  revisionHistoryLimit: 2
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: app
-        image: %[3]q
-  strategy:
-    blueGreen:
+	return rolloutYAML(name, replicas, img, fmt.Sprintf(`    blueGreen:
       activeService: %[1]s-active
       previewService: %[1]s-preview
-      autoPromotionEnabled: false
----
-%[4]s
----
-%[5]s
-`, name, replicas, img, service(name+"-active", name), service(name+"-preview", name))
+      autoPromotionEnabled: false`, name), service(name+"-active", name), service(name+"-preview", name))
 }
 
 func selects(s *corev1.Service, hash string) bool {

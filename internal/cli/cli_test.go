@@ -18,6 +18,7 @@ import (
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
 	"github.com/tern-rollouts/tern/internal/rolloutinfo/fixture"
+	ternscheme "github.com/tern-rollouts/tern/internal/scheme"
 )
 
 const fixtures = "../rolloutinfo/testdata"
@@ -59,7 +60,7 @@ func newHarness(t *testing.T, fixtureName string, extra ...client.Object) *harne
 			t.Fatal(err)
 		}
 	}
-	scheme, err := Scheme()
+	scheme, err := ternscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,21 +111,13 @@ func fetch(ctx context.Context, c client.Client, sources []source) ([][]client.O
 	return out, nil
 }
 
-// objectsOf sorts listed objects into the renderer's input.
+// objectsOf sorts listed objects into the renderer's input. The lists are a rollout's or an
+// experiment's children: they hold no Rollout.
 func objectsOf(ro *v1alpha1.Rollout, lists ...[]client.Object) rolloutinfo.Objects {
 	objs := rolloutinfo.Objects{Rollout: ro}
 	for _, list := range lists {
 		for _, o := range list {
-			switch o := o.(type) {
-			case *appsv1.ReplicaSet:
-				objs.ReplicaSets = append(objs.ReplicaSets, *o)
-			case *corev1.Pod:
-				objs.Pods = append(objs.Pods, *o)
-			case *v1alpha1.AnalysisRun:
-				objs.AnalysisRuns = append(objs.AnalysisRuns, *o)
-			case *v1alpha1.Experiment:
-				objs.Experiments = append(objs.Experiments, *o)
-			}
+			objs.Add(o)
 		}
 	}
 	return objs

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tern-rollouts/tern/api/v1alpha1"
+	ternscheme "github.com/tern-rollouts/tern/internal/scheme"
 	"github.com/tern-rollouts/tern/internal/validation"
 )
 
@@ -99,7 +100,7 @@ func readManifest(path string, stdin io.Reader) ([]byte, error) {
 // are problems, with their path) and then the same validation the controller runs.
 // Documents of other APIs are returned unchecked, with a nil obj.
 func decodeManifest(data []byte) ([]document, error) {
-	scheme, err := Scheme()
+	scheme, err := ternscheme.New()
 	if err != nil {
 		return nil, err
 	}

@@ -12,15 +12,13 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/tern-rollouts/tern/api/v1alpha1"
+	ternscheme "github.com/tern-rollouts/tern/internal/scheme"
 )
 
 // Binary names the plugin answers to. kubectl finds a plugin by its file name, so the
@@ -80,18 +78,6 @@ func (o *Options) Example(text string) string {
 	return strings.TrimLeft(fmt.Sprintf(text, o.CommandPath()), "\n")
 }
 
-// Scheme knows the built-in kinds and the argoproj.io/v1alpha1 kinds.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 func (o *Options) defaultClient() (client.WithWatch, error) {
 	cfg, err := o.ConfigFlags.ToRESTConfig()
 	if err != nil {
@@ -100,7 +86,7 @@ func (o *Options) defaultClient() (client.WithWatch, error) {
 	// The same client budget as the upstream plugin: a watch of several kinds at once
 	// must not be throttled by client-go's default of 5 requests per second.
 	cfg.QPS, cfg.Burst = 40, 80
-	scheme, err := Scheme()
+	scheme, err := ternscheme.New()
 	if err != nil {
 		return nil, err
 	}

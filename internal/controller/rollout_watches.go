@@ -33,19 +33,29 @@ func workloadRefIndexer(o client.Object) []string {
 // that an edit of a referenced Deployment (or its creation) is acted on at once.
 func (r *RolloutReconciler) rolloutsOfWorkload(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		list := &v1alpha1.RolloutList{}
-		if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWorkloadRef: kind + "/" + o.GetName()}); err != nil {
+		reqs, err := r.listOwn(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexWorkloadRef: kind + "/" + o.GetName()})
+		if err != nil {
 			log.FromContext(ctx).Error(err, "listing rollouts of workload", "kind", kind, "workload", klog.KObj(o))
 			return nil
 		}
-		var reqs []reconcile.Request
-		for _, ro := range list.Items {
-			if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
-				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
-			}
-		}
 		return reqs
 	}
+}
+
+// listOwn lists the Rollouts matching opts and returns a request for each one this
+// instance runs: the watches that map another object to Rollouts wake only those.
+func (r *RolloutReconciler) listOwn(ctx context.Context, opts ...client.ListOption) ([]reconcile.Request, error) {
+	list := &v1alpha1.RolloutList{}
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		return nil, err
+	}
+	var reqs []reconcile.Request
+	for _, ro := range list.Items {
+		if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+		}
+	}
+	return reqs, nil
 }
 
 // indexTraffic prefixes the cache indexes of Rollouts by the objects their traffic
@@ -89,17 +99,11 @@ func trafficIndexer(w router.Watch) client.IndexerFunc {
 // changed object under.
 func (r *RolloutReconciler) rolloutsReferring(index string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		list := &v1alpha1.RolloutList{}
 		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}.String()
-		if err := r.Client.List(ctx, list, client.MatchingFields{index: key}); err != nil {
+		reqs, err := r.listOwn(ctx, client.MatchingFields{index: key})
+		if err != nil {
 			log.FromContext(ctx).Error(err, "listing rollouts of traffic object", "index", index, "object", klog.KObj(o))
 			return nil
-		}
-		var reqs []reconcile.Request
-		for _, ro := range list.Items {
-			if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID {
-				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
-			}
 		}
 		return reqs
 	}

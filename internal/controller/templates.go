@@ -54,16 +54,15 @@ func (r *RolloutReconciler) rolloutsOfTemplate(ctx context.Context, o client.Obj
 		if !ref.ref.ClusterScope {
 			opts = append(opts, client.InNamespace(ref.namespace))
 		}
-		list := &v1alpha1.RolloutList{}
-		if err := r.Client.List(ctx, list, opts...); err != nil {
+		own, err := r.listOwn(ctx, opts...)
+		if err != nil {
 			log.FromContext(ctx).Error(err, "listing rollouts of analysis template", "template", klog.KObj(o))
 			continue
 		}
-		for _, ro := range list.Items {
-			key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
-			if ro.Labels[v1alpha1.LabelKeyControllerInstanceID] == r.InstanceID && !seen[key] {
-				seen[key] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		for _, req := range own {
+			if !seen[req.NamespacedName] {
+				seen[req.NamespacedName] = true
+				reqs = append(reqs, req)
 			}
 		}
 	}

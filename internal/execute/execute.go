@@ -147,15 +147,7 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		}
 		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, patch)
 	case plan.AnnotateReplicaSet:
-		ann := map[string]any{}
-		for k, v := range a.Annotations {
-			if v == nil {
-				ann[k] = nil
-			} else {
-				ann[k] = *v
-			}
-		}
-		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
+		return true, e.patch(ctx, w, &appsv1.ReplicaSet{}, ns, a.Name, types.MergePatchType, annotationsPatch(a.Annotations))
 	case plan.AdoptReplicaSet:
 		isController := true
 		ref := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: ro.Name, UID: ro.UID, Controller: &isController, BlockOwnerDeletion: &isController}
@@ -180,15 +172,7 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		patch := map[string]any{"spec": map[string]any{"replicas": a.Replicas}}
 		return true, e.patch(ctx, w, &appsv1.Deployment{}, ns, a.Name, types.MergePatchType, patch)
 	case plan.AnnotateRollout:
-		ann := map[string]any{}
-		for k, v := range a.Annotations {
-			if v == nil {
-				ann[k] = nil
-			} else {
-				ann[k] = *v
-			}
-		}
-		return true, e.patch(ctx, w, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, map[string]any{"metadata": map[string]any{"annotations": ann}})
+		return true, e.patch(ctx, w, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, annotationsPatch(a.Annotations))
 	case plan.SetRolloutRevision:
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.RevisionAnnotation: a.Revision}}}
 		return true, e.patch(ctx, w, &v1alpha1.Rollout{}, ns, ro.Name, types.MergePatchType, patch)
@@ -196,6 +180,20 @@ func (e *Executor) apply(ctx context.Context, w *[]client.Object, ro *v1alpha1.R
 		return e.applyAnalysis(ctx, w, ro, a)
 	}
 	return false, fmt.Errorf("unknown action %T", a)
+}
+
+// annotationsPatch is the merge patch that sets each annotation to its value and removes
+// those whose value is nil.
+func annotationsPatch(annotations map[string]*string) map[string]any {
+	ann := map[string]any{}
+	for k, v := range annotations {
+		if v == nil {
+			ann[k] = nil
+		} else {
+			ann[k] = *v
+		}
+	}
+	return map[string]any{"metadata": map[string]any{"annotations": ann}}
 }
 
 func (e *Executor) bumpCollisionCount(ctx context.Context, ro *v1alpha1.Rollout, cause error) error {

@@ -24,6 +24,25 @@ type Objects struct {
 	Experiments  []v1alpha1.Experiment
 }
 
+// Add sorts one listed or loaded object into its slice. A Rollout becomes the rendered one
+// when there is none yet; objects of other kinds are not part of the view and are dropped.
+func (o *Objects) Add(obj any) {
+	switch obj := obj.(type) {
+	case *v1alpha1.Rollout:
+		if o.Rollout == nil {
+			o.Rollout = obj
+		}
+	case *appsv1.ReplicaSet:
+		o.ReplicaSets = append(o.ReplicaSets, *obj)
+	case *corev1.Pod:
+		o.Pods = append(o.Pods, *obj)
+	case *v1alpha1.AnalysisRun:
+		o.AnalysisRuns = append(o.AnalysisRuns, *obj)
+	case *v1alpha1.Experiment:
+		o.Experiments = append(o.Experiments, *obj)
+	}
+}
+
 // Rollout is the view of one rollout.
 type Rollout struct {
 	Name      string

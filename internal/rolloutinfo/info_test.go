@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -88,5 +89,24 @@ func TestScaleDownDelay(t *testing.T) {
 		if got := rs.ScaleDownDelay(now); got != want {
 			t.Errorf("ScaleDownDelay(%s) = %q, want %q", deadline, got, want)
 		}
+	}
+}
+
+// Add is how both the CLI's live lists and the test fixtures fill Objects: the first
+// Rollout is the rendered one, and kinds the view does not show are dropped.
+func TestObjectsAdd(t *testing.T) {
+	first, second := &v1alpha1.Rollout{}, &v1alpha1.Rollout{}
+	first.Name, second.Name = "first", "second"
+	var o Objects
+	for _, obj := range []any{first, &appsv1.ReplicaSet{}, &corev1.Pod{}, second, &v1alpha1.AnalysisRun{},
+		&v1alpha1.Experiment{}, &corev1.Service{}, &corev1.Pod{}} {
+		o.Add(obj)
+	}
+	if o.Rollout != first {
+		t.Errorf("Rollout = %v, want the first one added", o.Rollout)
+	}
+	if len(o.ReplicaSets) != 1 || len(o.Pods) != 2 || len(o.AnalysisRuns) != 1 || len(o.Experiments) != 1 {
+		t.Errorf("got %d ReplicaSets, %d Pods, %d AnalysisRuns, %d Experiments; want 1, 2, 1, 1",
+			len(o.ReplicaSets), len(o.Pods), len(o.AnalysisRuns), len(o.Experiments))
 	}
 }

@@ -28,12 +28,20 @@ func validateRolloutAnalysis(a *v1alpha1.RolloutAnalysis, p *field.Path) field.E
 		}
 	}
 	errs = append(errs, validateRolloutArgs(a.Args, p.Child("args"))...)
-	for i, d := range a.DryRun {
+	errs = append(errs, validateMetricSelections(a.DryRun, a.MeasurementRetention, p)...)
+	return errs
+}
+
+// validateMetricSelections checks the dryRun and measurementRetention lists of an analysis
+// (a rollout's or an experiment's), below p: each entry names a metric.
+func validateMetricSelections(dryRun []v1alpha1.DryRun, retention []v1alpha1.MeasurementRetention, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, d := range dryRun {
 		if d.MetricName == "" {
 			errs = append(errs, field.Required(p.Child("dryRun").Index(i).Child("metricName"), "name a metric, or \"*\" for all"))
 		}
 	}
-	for i, m := range a.MeasurementRetention {
+	for i, m := range retention {
 		mp := p.Child("measurementRetention").Index(i)
 		if m.MetricName == "" {
 			errs = append(errs, field.Required(mp.Child("metricName"), "name a metric, or \"*\" for all"))
@@ -43,19 +51,27 @@ func validateRolloutAnalysis(a *v1alpha1.RolloutAnalysis, p *field.Path) field.E
 	return errs
 }
 
+// uniqueName checks the name of one item of a list whose names must be unique, at p:
+// missing is the message for an empty name. It marks the name as seen.
+func uniqueName(name string, p *field.Path, seen map[string]bool, missing string) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case name == "":
+		errs = append(errs, field.Required(p, missing))
+	case seen[name]:
+		errs = append(errs, field.Duplicate(p, name))
+	}
+	seen[name] = true
+	return errs
+}
+
 // validateRolloutArgs checks the arguments a rollout passes to its AnalysisRuns.
 func validateRolloutArgs(args []v1alpha1.AnalysisRunArgument, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	seen := map[string]bool{}
 	for i, a := range args {
 		ap := p.Index(i)
-		switch {
-		case a.Name == "":
-			errs = append(errs, field.Required(ap.Child("name"), missingField(ap.Child("name"))))
-		case seen[a.Name]:
-			errs = append(errs, field.Duplicate(ap.Child("name"), a.Name))
-		}
-		seen[a.Name] = true
+		errs = append(errs, uniqueName(a.Name, ap.Child("name"), seen, missingField(ap.Child("name")))...)
 		vf := a.ValueFrom
 		if vf == nil {
 			continue
@@ -113,13 +129,7 @@ func validateArgs(args []v1alpha1.Argument, p *field.Path) field.ErrorList {
 	seen := map[string]bool{}
 	for i, a := range args {
 		ap := p.Index(i)
-		switch {
-		case a.Name == "":
-			errs = append(errs, field.Required(ap.Child("name"), "every argument needs a name"))
-		case seen[a.Name]:
-			errs = append(errs, field.Duplicate(ap.Child("name"), a.Name))
-		}
-		seen[a.Name] = true
+		errs = append(errs, uniqueName(a.Name, ap.Child("name"), seen, "every argument needs a name")...)
 		if a.Value != nil && a.ValueFrom != nil {
 			errs = append(errs, field.Invalid(ap, a.Name, "set value or valueFrom, not both"))
 		}
@@ -144,13 +154,7 @@ func ValidateMetrics(metrics []v1alpha1.Metric, fldPath *field.Path) field.Error
 	for i := range metrics {
 		m := &metrics[i]
 		p := fldPath.Index(i)
-		switch {
-		case m.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), "every metric needs a name"))
-		case seen[m.Name]:
-			errs = append(errs, field.Duplicate(p.Child("name"), m.Name))
-		}
-		seen[m.Name] = true
+		errs = append(errs, uniqueName(m.Name, p.Child("name"), seen, "every metric needs a name")...)
 		errs = append(errs, validateMetric(m, p)...)
 	}
 	return errs

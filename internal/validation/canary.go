@@ -208,13 +208,7 @@ func validateExperimentStep(ex *v1alpha1.RolloutExperimentStep, tr *v1alpha1.Rol
 	names := map[string]bool{}
 	for i, t := range ex.Templates {
 		tp := tmplsPath.Index(i)
-		switch {
-		case t.Name == "":
-			errs = append(errs, field.Required(tp.Child("name"), missingField(tp.Child("name"))))
-		case names[t.Name]:
-			errs = append(errs, field.Duplicate(tp.Child("name"), t.Name))
-		}
-		names[t.Name] = true
+		errs = append(errs, uniqueName(t.Name, tp.Child("name"), names, missingField(tp.Child("name")))...)
 		switch t.SpecRef {
 		case v1alpha1.CanarySpecRef, v1alpha1.StableSpecRef:
 		default:

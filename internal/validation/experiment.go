@@ -25,13 +25,7 @@ func ValidateExperiment(exp *v1alpha1.Experiment) field.ErrorList {
 	for i := range spec.Templates {
 		t := &spec.Templates[i]
 		tp := tmplsPath.Index(i)
-		switch {
-		case t.Name == "":
-			errs = append(errs, field.Required(tp.Child("name"), "every template needs a name"))
-		case names[t.Name]:
-			errs = append(errs, field.Duplicate(tp.Child("name"), t.Name))
-		}
-		names[t.Name] = true
+		errs = append(errs, uniqueName(t.Name, tp.Child("name"), names, "every template needs a name")...)
 		errs = append(errs, nonNegative(t.Replicas, tp.Child("replicas"))...)
 		errs = append(errs, nonNegative(&t.MinReadySeconds, tp.Child("minReadySeconds"))...)
 		if t.Selector == nil {
@@ -56,29 +50,12 @@ func ValidateExperiment(exp *v1alpha1.Experiment) field.ErrorList {
 	analyses := map[string]bool{}
 	for i, a := range spec.Analyses {
 		ap := analysesPath.Index(i)
-		switch {
-		case a.Name == "":
-			errs = append(errs, field.Required(ap.Child("name"), "every analysis needs a name"))
-		case analyses[a.Name]:
-			errs = append(errs, field.Duplicate(ap.Child("name"), a.Name))
-		}
-		analyses[a.Name] = true
+		errs = append(errs, uniqueName(a.Name, ap.Child("name"), analyses, "every analysis needs a name")...)
 		if a.TemplateName == "" {
 			errs = append(errs, field.Required(ap.Child("templateName"), "name the AnalysisTemplate (or, with clusterScope, ClusterAnalysisTemplate) to run"))
 		}
 		errs = append(errs, validateArgs(a.Args, ap.Child("args"))...)
 	}
-	for i, d := range spec.DryRun {
-		if d.MetricName == "" {
-			errs = append(errs, field.Required(specPath.Child("dryRun").Index(i).Child("metricName"), "name a metric, or \"*\" for all"))
-		}
-	}
-	for i, m := range spec.MeasurementRetention {
-		mp := specPath.Child("measurementRetention").Index(i)
-		if m.MetricName == "" {
-			errs = append(errs, field.Required(mp.Child("metricName"), "name a metric, or \"*\" for all"))
-		}
-		errs = append(errs, nonNegative(&m.Limit, mp.Child("limit"))...)
-	}
+	errs = append(errs, validateMetricSelections(spec.DryRun, spec.MeasurementRetention, specPath)...)
 	return errs
 }

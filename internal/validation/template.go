@@ -72,17 +72,13 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, seen map[str
 	for i := range cs {
 		c := &cs[i]
 		p := fldPath.Index(i)
-		switch {
-		case c.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), "every container needs a name"))
-		case seen[c.Name]:
-			errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
-		default:
+		nameErrs := uniqueName(c.Name, p.Child("name"), seen, "every container needs a name")
+		errs = append(errs, nameErrs...)
+		if len(nameErrs) == 0 {
 			for _, msg := range utilvalidation.IsDNS1123Label(c.Name) {
 				errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 			}
 		}
-		seen[c.Name] = true
 		if c.Image == "" {
 			errs = append(errs, field.Required(p.Child("image"), "every container needs an image"))
 		}
