@@ -42,6 +42,16 @@ type Observed struct {
 	// Routes are the managed header and mirror routes in place; nil when no router
 	// manages routes.
 	Routes *Routes
+	// Propagating says, one line per object, why the data plane may not yet route as the
+	// routers' objects say (a Gateway API route whose status does not report its current
+	// generation accepted by every parent gateway). Empty when every router's last write
+	// is in effect, or when no router can tell. The planner neither shrinks nor switches
+	// away from a version while this is not empty: the proxy may still send it traffic.
+	Propagating []string
+	// Problems say, one line each, why a router cannot route the Rollout's traffic as
+	// its spec asks (the route it names is missing, or lacks a backend for the canary or
+	// stable Service). The planner reports them and moves no traffic while there are any.
+	Problems []string
 }
 
 // Hash is the pod-template-hash the named Service selects: "" when it selects no version,

@@ -48,4 +48,8 @@ type Watch struct {
 	// Rollouts by these and wakes those that list a changed object. It must be pure: it
 	// runs in the cache's indexer.
 	Refs func(ro *v1alpha1.Rollout) []types.NamespacedName
+	// Optional marks a kind defined by a CRD that a cluster may not have (Gateway API,
+	// Istio, SMI, Traefik): the controller watches it only when the API server serves it,
+	// so that a cluster without the mesh still runs every other Rollout.
+	Optional bool
 }
